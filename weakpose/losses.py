@@ -1,0 +1,157 @@
+"""Loss terms of eqs. 6-8 and 11 (Iqbal et al., Sec. 3.2-3.3).
+
+Letters: B batch, C views, J joints, H W heatmap size. Every loss returns a scalar tensor and is 0 (with a
+gradient graph) when nothing in the batch is labelled for it, so the trainer can sum terms unconditionally.
+
+Normalisation choices the paper leaves open (documented here, used everywhere):
+* L_H: per-pixel MSE averaged over the heatmap and over labelled joints (as HRNet / Simple Baselines do).
+* L_z: MSE over joints with 3D labels.
+* L_MC: the eq. 8 double sum over ordered view pairs and joints of phi phi' times the unsquared distance
+  (see `consistency_distance` for why the per-joint Euclidean distance is the default "L1"), divided by the
+  number of valid ordered pairs in the batch (so it does not grow with C or B).
+* L_B: the eq. 11 sum over bones, averaged over the poses it is applied to.
+* The confidences phi are detached: they weight the terms, but the network cannot lower L_MC or L_B by
+  lowering its own confidence.
+"""
+from __future__ import annotations
+
+import torch
+
+from weakpose import geometry, skeleton
+
+
+def gaussian_heatmaps(uv: torch.Tensor, height: int, width: int, stride: int = 4, sigma: float = 2.0) -> torch.Tensor:
+    """Target heatmaps H^2D_gt: an unnormalised Gaussian (peak 1) at each joint.
+
+    uv: (B, J, 2) px in the network input; sigma in heatmap cells. Returns (B, J, H, W).
+    """
+    xs, ys = geometry.pixel_grid(height, width, stride, uv.device, uv.dtype)
+    dx = (xs - uv[..., 0:1]) / stride                                  # (B, J, W) in cells
+    dy = (ys - uv[..., 1:2]) / stride                                  # (B, J, H)
+    gx = torch.exp(-0.5 * (dx / sigma) ** 2)
+    gy = torch.exp(-0.5 * (dy / sigma) ** 2)
+    return gy[..., :, None] * gx[..., None, :]
+
+
+def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """L_H: MSE between predicted and target heatmaps on labelled joints.
+
+    pred, target: (B, J, H, W); weight: (B, J) in [0, 1] (visibility / pseudo-label mask). Returns a scalar.
+    """
+    per_joint = ((pred.float() - target.float()) ** 2).mean(dim=(-2, -1))
+    w = weight.to(per_joint.dtype)
+    return (per_joint * w).sum() / w.sum().clamp_min(1.0)
+
+
+def depth_loss(z_rel: torch.Tensor, z_rel_gt: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """L_z of eq. 6: MSE of the scale-normalised relative depth.
+
+    z_rel, z_rel_gt: (B, J); weight: (B, J) (1 where 3D is labelled). Returns a scalar.
+    """
+    w = weight.to(torch.float32)
+    return (((z_rel.float() - z_rel_gt.float()) ** 2) * w).sum() / w.sum().clamp_min(1.0)
+
+
+def relative_depth_target(joints3d: torch.Tensor) -> torch.Tensor:
+    """Ground truth of eq. 6: (z_j - z_root) / s with s = ||p_neck - p_pelvis||. joints3d (B, J, 3) mm -> (B, J)."""
+    s = (joints3d[:, skeleton.NECK] - joints3d[:, skeleton.PELVIS]).norm(dim=-1).clamp_min(1e-6)
+    return (joints3d[..., 2] - joints3d[:, skeleton.PELVIS, None, 2]) / s[:, None]
+
+
+def pair_transforms(points: torch.Tensor, conf: torch.Tensor, rotations: torch.Tensor | None = None):
+    """R_c^{c'} and t of eq. 10 for every ordered view pair, without gradient (Sec. 3.3, following Rhodin et al.).
+
+    View c' (the source) is aligned onto view c (the target) with weights phi_{j,c} phi_{j,c'}. With known
+    extrinsics (the WS+R setting) pass ``rotations`` = the camera rotations R_c (world -> camera): then
+    R_c^{c'} = R_c R_c'^T and only the translation is fitted in closed form (weighted centroids), because the poses
+    are scale-normalised and the metric translation between the cameras does not apply to them.
+
+    points: (B, C, J, 3) scale-normalised; conf: (B, C, J); rotations: (B, C, 3, 3) or None.
+    Returns R (B, P, 3, 3), t (B, P, 3) for the P = C (C - 1) pairs of `ordered_pairs(C)`; float32 at least.
+    """
+    B, C, J, _ = points.shape
+    c, cp = ordered_pairs(C, points.device)
+    wdt = torch.float64 if points.dtype == torch.float64 else torch.float32
+    with torch.no_grad():
+        target, source = points[:, c].to(wdt), points[:, cp].to(wdt)
+        w = (conf[:, c] * conf[:, cp]).to(wdt)
+        if rotations is None:
+            return geometry.rigid_align(source, target, w)
+        R = (rotations[:, c] @ rotations[:, cp].transpose(-1, -2)).to(wdt)
+        ws = w.sum(-1, keepdim=True).clamp_min(1e-12)
+        mu_t = (w[..., None] * target).sum(-2) / ws
+        mu_s = (w[..., None] * source).sum(-2) / ws
+        return R, mu_t - torch.einsum("...ij,...j->...i", R, mu_s)
+
+
+def ordered_pairs(C: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices (c, c') of the C (C - 1) ordered view pairs with c != c'."""
+    idx = torch.arange(C, device=device)
+    c, cp = torch.meshgrid(idx, idx, indexing="ij")
+    keep = c != cp
+    return c[keep], cp[keep]
+
+
+def consistency_distance(points: torch.Tensor, conf: torch.Tensor, R: torch.Tensor, t: torch.Tensor,
+                         view_mask: torch.Tensor | None = None, distance: str = "euclidean") -> torch.Tensor:
+    """The sum of eq. 8 for given pair transforms: sum over pairs and joints of phi phi' d(p_c, R p_c' + t),
+    divided by the number of valid ordered pairs.
+
+    ``distance``: "euclidean" (default) is the unsquared per-joint distance ||.||_2, summed over joints (an L1
+    penalty over joints, robust like the paper's choice, and invariant to a rigid motion of either view);
+    "l1" is the literal per-coordinate |.|_1 of the 3-vector, which is NOT invariant when the target view is
+    rotated. The paper only says "L1-norm"; we default to the variant that keeps L_MC a function of the
+    relative pose alone, and keep "l1" for ablations.
+
+    points: (B, C, J, 3); conf: (B, C, J) (detached inside); R: (B, P, 3, 3); t: (B, P, 3) from `pair_transforms`;
+    view_mask: (B, C) bool or None. Returns a scalar.
+    """
+    B, C, J, _ = points.shape
+    c, cp = ordered_pairs(C, points.device)
+    target, source = points[:, c], points[:, cp]
+    aligned = geometry.apply_transform(source, R.to(source.dtype), t.to(source.dtype))
+    diff = target - aligned
+    if distance == "euclidean":
+        eps = 1e-12  # finite gradient at a perfect match; exactly 0 there
+        dist = torch.sqrt((diff * diff).sum(-1) + eps) - eps ** 0.5
+    elif distance == "l1":
+        dist = diff.abs().sum(-1)
+    else:
+        raise ValueError(f"distance must be 'euclidean' or 'l1', got {distance!r}")
+    w = (conf[:, c] * conf[:, cp]).detach().to(dist.dtype)
+    per_pair = (w * dist).sum(-1)                                     # (B, P)
+    if view_mask is None:
+        return per_pair.sum() / per_pair.numel()
+    ok = (view_mask[:, c] & view_mask[:, cp]).to(per_pair.dtype)
+    return (per_pair * ok).sum() / ok.sum().clamp_min(1.0)
+
+
+def multiview_consistency(points: torch.Tensor, conf: torch.Tensor, view_mask: torch.Tensor | None = None,
+                          rotations: torch.Tensor | None = None, distance: str = "euclidean") -> torch.Tensor:
+    """L_MC of eq. 8: every ordered view pair c != c', view c' rigidly aligned onto view c by eq. 10 (R detached,
+    or from known extrinsics for WS+R), confidence-weighted distances summed over joints, averaged over pairs.
+
+    points: (B, C, J, 3) scale-normalised poses, each in its own camera frame; conf: (B, C, J) phi;
+    view_mask: (B, C) bool (False = padded view); rotations: (B, C, 3, 3) world->camera or None.
+    Returns a scalar. See `pair_transforms` and `consistency_distance`.
+    """
+    R, t = pair_transforms(points, conf, rotations)
+    return consistency_distance(points, conf, R, t, view_mask, distance)
+
+
+def limb_length_loss(points: torch.Tensor, conf: torch.Tensor, mean_bone: torch.Tensor,
+                     mask: torch.Tensor | None = None) -> torch.Tensor:
+    """L_B of eq. 11: sum over bones (j, j') of phi_j phi_j' (||p_j - p_j'|| - mu-hat_{j,j'})^2.
+
+    points: (N, J, 3) scale-normalised; conf: (N, J) (detached inside); mean_bone: (16,) scale-normalised mean
+    bone lengths ordered as `skeleton.BONES`; mask: (N,) bool poses to include. Returns a scalar (mean over poses).
+    """
+    child = [a for a, _ in skeleton.BONES]
+    parent = [p for _, p in skeleton.BONES]
+    lengths = geometry.bone_vectors(points).norm(dim=-1)               # (N, 16)
+    w = (conf[:, child] * conf[:, parent]).detach()
+    per_pose = (w * (lengths - mean_bone.to(lengths)) ** 2).sum(-1)
+    if mask is None:
+        return per_pose.mean()
+    m = mask.to(per_pose.dtype)
+    return (per_pose * m).sum() / m.sum().clamp_min(1.0)
