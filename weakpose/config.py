@@ -1,0 +1,154 @@
+"""The one typed configuration of a training run, with the paper's defaults (Appendix A) and three profiles.
+
+A run is fully described by `TrainConfig`; `asdict(cfg)` goes into `config.json` and into every checkpoint, and
+a model is rebuilt from its checkpoint's own config. Notebooks build it from flat parameters with `make_config`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+
+SOURCES = ("synthetic", "real")
+MV_KEYS = ("H", "I", "Q")
+SUP2D_KEYS = ("H", "M")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # --- supervision (Table 1 columns) ---
+    sup2d: str = "H+M"            # "H+M" | "M": sources of 2D-labelled images
+    sup3d: str = ""               # "H" | "": 3D supervision (L_z of eq. 6) from H
+    sup3d_subjects: tuple[str, ...] = ()  # restrict L_z to these subjects (("S1",) = Table 2's semi-supervised)
+    mv: str = "H"                 # "" | any '+'-join of H, I, Q: unlabelled multi-view sources for L_MC / L_B
+    known_R: bool = False         # WS+R: rotations from the known extrinsics instead of eq. 10
+    use_heatmap_loss: bool = True  # False only to show the degenerate solution Sec. 3.3 warns about
+    pseudo_labels: bool = True    # Sec. 3.3 regularisation on H and I multi-view images
+    pseudo_tau: float = 0.5
+    pretrain_2d: bool = True      # Appendix A: 2D pre-training before the weak losses switch on
+    # --- data ---
+    source: str = "synthetic"     # "synthetic" | "real"
+    data_root: str = ""           # "" = weakpose.data.format.data_root()
+    data_size: str = "small"      # synthetic twin size: "tiny" | "small" | "paper"
+    eval_on: str = "H"            # test split the metrics are computed on: "H" | "I"
+    # --- model ---
+    backbone: str = "hrnet_w32"
+    head_channels: int = 0
+    input_size: int = 256
+    stride: int = 4
+    temperature: float = 50.0     # lambda of eq. 4
+    heatmap_sigma: float = 2.0    # Gaussian target std in heatmap cells
+    # --- optimisation (Appendix A) ---
+    iterations: int = 60_000
+    lr: float = 5e-4
+    lr_drop_step: int = 50_000
+    lr_drop_factor: float = 0.1
+    pretrain_iterations: int = 20_000
+    pretrain_lr: float = 5e-4
+    batch_2d: int = 128
+    batch_mv: int = 32
+    views: int = 4
+    psi: float = 5.0              # weight of L_z (eq. 6)
+    alpha: float = 10.0           # weight of L_MC (eq. 7)
+    beta: float = 100.0           # weight of L_B (eq. 7)
+    aug_scale: float = 0.2        # +-20 %
+    aug_rotation: float = 30.0    # +-30 deg
+    # --- runtime ---
+    seed: int = 0
+    device: str = "auto"          # "auto" | "cpu" | "cuda"
+    bf16: bool = True             # bf16 autocast on CUDA (ignored on CPU)
+    channels_last: bool = True
+    compile: bool = False
+    num_workers: int = 4
+    log_every: int = 50
+    ckpt_every: int = 1000
+    eval_batch: int = 64
+    eval_max_samples: int = 0     # 0 = the whole test split
+    profile: str = "paper"
+
+    def __post_init__(self):
+        _check_keys("sup2d", self.sup2d, SUP2D_KEYS, allow_empty=False)
+        _check_keys("mv", self.mv, MV_KEYS, allow_empty=True)
+        if self.sup3d not in ("", "H"):
+            raise ValueError(f"sup3d must be 'H' or '', got {self.sup3d!r}")
+        if self.source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
+        if self.known_R and not self.mv:
+            raise ValueError("known_R needs multi-view data (mv)")
+        if self.eval_on not in ("H", "I"):
+            raise ValueError(f"eval_on must be 'H' or 'I', got {self.eval_on!r}")
+        if self.input_size % self.stride:
+            raise ValueError(f"input_size {self.input_size} must be a multiple of stride {self.stride}")
+
+    # --- which loss terms are on: the only thing the mode decides ---
+    @property
+    def mode(self) -> str:
+        if self.sup3d and self.mv:
+            return "semi" if self.sup3d_subjects else "fs+mv"
+        if self.sup3d:
+            return "fs"
+        if self.mv:
+            return "ws+r" if self.known_R else "ws"
+        return "2d"
+
+    def loss_terms(self) -> dict[str, bool]:
+        """The loss terms this configuration switches on in the main stage."""
+        return {"heatmap": self.use_heatmap_loss, "depth": bool(self.sup3d),
+                "mc": bool(self.mv), "limb": bool(self.mv)}
+
+    @property
+    def mv_keys(self) -> tuple[str, ...]:
+        return tuple(k for k in self.mv.split("+") if k)
+
+    @property
+    def sup2d_keys(self) -> tuple[str, ...]:
+        return tuple(k for k in self.sup2d.split("+") if k)
+
+    def run_id(self) -> str:
+        """Readable id derived from the configuration (plus a short hash of everything else)."""
+        mv = self.mv.replace("+", "") or "none"
+        name = f"{self.mode}_2d-{self.sup2d.replace('+', '')}_3d-{self.sup3d or 'none'}_mv-{mv}"
+        if not self.use_heatmap_loss:
+            name += "_noLH"
+        digest = hashlib.sha1(json.dumps(dataclasses.asdict(self), sort_keys=True).encode()).hexdigest()[:6]
+        return f"{name}_{self.profile}_s{self.seed}_{digest}"
+
+
+def _check_keys(name: str, value: str, allowed: tuple[str, ...], allow_empty: bool) -> None:
+    keys = [k for k in value.split("+") if k]
+    if (not keys and not allow_empty) or any(k not in allowed for k in keys) or len(set(keys)) != len(keys):
+        raise ValueError(f"{name} must be a '+'-joined subset of {allowed}{' or empty' if allow_empty else ''}, "
+                         f"got {value!r}")
+
+
+PROFILES: dict[str, dict] = {
+    # CPU, seconds: for tests
+    "smoke": dict(backbone="resnet18", input_size=64, data_size="tiny", iterations=6, lr_drop_step=4,
+                  pretrain_iterations=3, batch_2d=4, batch_mv=2, views=4, num_workers=0, log_every=2,
+                  ckpt_every=3, eval_batch=16, eval_max_samples=32, bf16=False, channels_last=False),
+    # CPU minutes / GPU a few minutes
+    "small": dict(backbone="resnet18", head_channels=64, input_size=128, data_size="small", iterations=1500,
+                  lr_drop_step=1200, pretrain_iterations=500, batch_2d=16, batch_mv=4, views=4, num_workers=2,
+                  log_every=25, ckpt_every=250, eval_batch=64, eval_max_samples=0),
+    # the paper's schedule (Appendix A)
+    "paper": dict(),
+}
+
+
+def make_config(profile: str = "small", **overrides) -> TrainConfig:
+    """A TrainConfig from a profile name and flat overrides (unknown keys raise)."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {profile!r}")
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = set(overrides) - fields
+    if unknown:
+        raise ValueError(f"unknown config keys {sorted(unknown)}")
+    return TrainConfig(**{**PROFILES[profile], **overrides, "profile": profile})
+
+
+def config_from_dict(d: dict) -> TrainConfig:
+    d = dict(d)
+    if "sup3d_subjects" in d:
+        d["sup3d_subjects"] = tuple(d["sup3d_subjects"])
+    return TrainConfig(**d)

@@ -1,0 +1,85 @@
+"""The 2.5D heatmap network of Sec. 3.2: a timm backbone at stride 4 and a head with 2J channels
+(J 2D heatmaps H^2D, J latent depth maps H^z), followed by the parameter-free layers of eqs. 1-5.
+
+No pretrained weights are ever downloaded (``pretrained=False`` everywhere): the 2D pre-training of Appendix A is
+part of the weakpose pipeline.
+"""
+from __future__ import annotations
+
+import timm
+import torch
+from torch import nn
+
+from weakpose import geometry, skeleton
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _backbone(name: str, stride: int) -> tuple[nn.Module, int]:
+    """A timm feature extractor returning one map at ``stride``; HRNets use their high-resolution branch."""
+    kwargs = {"feature_location": ""} if name.startswith("hrnet") else {}
+    probe = timm.create_model(name, pretrained=False, features_only=True, **kwargs)
+    reductions = probe.feature_info.reduction()
+    if stride not in reductions:
+        raise ValueError(f"backbone {name!r} has no feature map at stride {stride} (has {reductions})")
+    idx = reductions.index(stride)
+    model = timm.create_model(name, pretrained=False, features_only=True, out_indices=(idx,), **kwargs)
+    return model, model.feature_info.channels()[0]
+
+
+class PoseNet(nn.Module):
+    """Backbone + 2.5D head.
+
+    Args:
+        backbone: timm model name ("hrnet_w32" in the paper; "resnet18" is a small CPU choice).
+        num_joints: J. stride: effective stride of the heatmaps (4). temperature: lambda of eq. 4.
+        head_channels: width of the 3x3 conv before the final 1x1 (0 = a single 1x1 conv).
+    """
+
+    def __init__(self, backbone: str = "hrnet_w32", num_joints: int = skeleton.J, stride: int = 4,
+                 temperature: float = 50.0, head_channels: int = 0):
+        super().__init__()
+        self.num_joints, self.stride, self.temperature = num_joints, stride, temperature
+        self.backbone, ch = _backbone(backbone, stride)
+        layers: list[nn.Module] = []
+        if head_channels:
+            layers += [nn.Conv2d(ch, head_channels, 3, padding=1, bias=False), nn.BatchNorm2d(head_channels),
+                       nn.ReLU(inplace=True)]
+            ch = head_channels
+        self.shared = nn.Sequential(*layers) if layers else nn.Identity()
+        self.heat = nn.Conv2d(ch, num_joints, 1)
+        self.depth = nn.Conv2d(ch, num_joints, 1)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255, persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255, persistent=False)
+
+    def reset_depth_head(self) -> None:
+        """Re-initialise the latent-depth weights (Appendix A: they are not pre-trained)."""
+        self.depth.reset_parameters()
+
+    def normalise(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) float in [0, 255] -> ImageNet-normalised."""
+        return (images - self.mean) / self.std
+
+    def forward(self, images: torch.Tensor, K: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Args:
+            images: (B, 3, H_in, W_in) float RGB in [0, 255] (channels_last welcome).
+            K: (B, 3, 3) px intrinsics of the input images, or None to skip the 3D reconstruction.
+        Returns a dict:
+            heatmaps (B, J, H, W) raw H^2D; depth_maps (B, J, H, W) H^z; uv (B, J, 2) px of the input image (eq. 4);
+            z_rel (B, J) scale-normalised relative depth (eq. 5); conf (B, J) phi = H^2D at uv;
+            with K also points (B, J, 3) scale-normalised 3D (eqs. 1-3), z_root (B,), valid (B,) bool.
+        """
+        feats = self.backbone(self.normalise(images))[0]
+        feats = self.shared(feats)
+        heatmaps = self.heat(feats).float()
+        depth_maps = self.depth(feats).float()
+        uv, probs = geometry.soft_argmax(heatmaps, self.stride, self.temperature)
+        out = {
+            "heatmaps": heatmaps, "depth_maps": depth_maps, "uv": uv,
+            "z_rel": geometry.relative_depth(probs, depth_maps),
+            "conf": geometry.heatmap_confidence(heatmaps.detach(), uv.detach(), self.stride),
+        }
+        if K is not None:
+            out["points"], out["z_root"], out["valid"] = geometry.reconstruct(uv, out["z_rel"], K.float())
+        return out
