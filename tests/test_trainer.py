@@ -1,0 +1,84 @@
+"""The one training loop on the 'smoke' profile with the tiny synthetic twins (CPU, seconds per test)."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from weakpose.config import make_config
+from weakpose.trainer import LOSS_NAMES, Run, train
+
+MODES = {
+    "fs": dict(sup2d="H+M", sup3d="H", mv=""),
+    "ws+r": dict(sup2d="H+M", mv="H", known_R=True),
+    "ws": dict(sup2d="M", mv="H+I+Q"),
+    "2d": dict(sup2d="M", mv=""),
+    "semi": dict(sup2d="H+M", sup3d="H", sup3d_subjects=("S1",), mv="H"),
+}
+EXPECTED_ON = {
+    "fs": {"heatmap", "depth"}, "ws+r": {"heatmap", "mc", "limb"}, "ws": {"heatmap", "mc", "limb"},
+    "2d": {"heatmap"}, "semi": {"heatmap", "depth", "mc", "limb"},
+}
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    import os
+
+    root = tmp_path_factory.mktemp("data")
+    os.environ["WEAKPOSE_DATA"] = str(root)
+    yield str(root)
+    os.environ.pop("WEAKPOSE_DATA", None)
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_mode_switches_exactly_its_loss_terms(mode, data_root, tmp_path):
+    cfg = make_config("smoke", data_root=data_root, **MODES[mode])
+    assert cfg.mode == mode
+    run = Run(cfg, tmp_path, device=torch.device("cpu"), verbose=False)
+    metrics = run.fit()
+    hist = np.genfromtxt(tmp_path / "history.csv", delimiter=",", names=True, dtype=None, encoding=None)
+    main = hist[hist["stage"] == "main"]
+    assert len(hist) == cfg.pretrain_iterations + cfg.iterations and len(main) == cfg.iterations
+    for name in LOSS_NAMES:
+        assert np.isfinite(hist[name]).all()
+    on = {n for n in LOSS_NAMES[1:] if (np.abs(main[n]) > 0).any()}
+    assert on == EXPECTED_ON[mode]
+    pre = hist[hist["stage"] == "pretrain"]
+    assert {n for n in LOSS_NAMES[1:] if (np.abs(pre[n]) > 0).any()} == {"heatmap"}
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved == metrics and np.isfinite(saved["mpjpe"]) and saved["num_samples"] > 0
+    assert (tmp_path / "checkpoints" / "last.pt").is_file()
+
+
+def test_without_heatmap_loss_only_weak_terms(data_root, tmp_path):
+    cfg = make_config("smoke", data_root=data_root, sup2d="M", mv="H", use_heatmap_loss=False, pseudo_labels=False)
+    Run(cfg, tmp_path, device=torch.device("cpu"), verbose=False).fit()
+    hist = np.genfromtxt(tmp_path / "history.csv", delimiter=",", names=True, dtype=None, encoding=None)
+    main = hist[hist["stage"] == "main"]
+    assert (main["heatmap"] == 0).all() and (main["mc"] > 0).any()
+
+
+def test_resume_is_exact(data_root, tmp_path):
+    cfg = make_config("smoke", data_root=data_root, sup2d="H+M", mv="H+Q", iterations=6, ckpt_every=4)
+    full = Run(cfg, tmp_path / "full", device=torch.device("cpu"), verbose=False)
+    full.fit()
+    crashed = Run(cfg, tmp_path / "resumed", device=torch.device("cpu"), verbose=False)
+    assert crashed.fit(stop_after=7) is None  # dies 3 steps after the checkpoint at step 4
+    resumed = Run(cfg, tmp_path / "resumed", device=torch.device("cpu"), verbose=False)
+    resumed.fit()
+    assert resumed.step == full.step
+    for (n, a), (_, b) in zip(full.model.state_dict().items(), resumed.model.state_dict().items()):
+        assert torch.equal(a, b), n
+    h1 = (tmp_path / "full" / "history.csv").read_text().splitlines()
+    h2 = (tmp_path / "resumed" / "history.csv").read_text().splitlines()
+    assert [r.split(",")[:8] for r in h1] == [r.split(",")[:8] for r in h2]  # same losses, no duplicated rows
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="mv"):
+        make_config("smoke", mv="H+X")
+    with pytest.raises(ValueError, match="unknown config keys"):
+        make_config("smoke", learning_rate=1)
+    with pytest.raises(ValueError, match="known_R"):
+        make_config("smoke", mv="", known_R=True)
