@@ -37,3 +37,12 @@ def test_heatmap_loss_leaves_depth_weights_untouched():
     tgt = losses.gaussian_heatmaps(torch.full((2, 17, 2), 30.0), 16, 16)
     losses.heatmap_loss(out["heatmaps"], tgt, torch.ones(2, 17)).backward()
     assert m.depth.weight.grad is None and m.heat.weight.grad is not None
+
+
+def test_deeper_feature_map_is_upsampled_to_the_heatmap_stride():
+    m = PoseNet("resnet18", feature_stride=16, head_channels=32)
+    out = m(torch.rand(1, 3, 64, 64) * 255)
+    assert out["heatmaps"].shape == (1, 17, 16, 16)
+    assert m.heat.in_channels == 32
+    with pytest.raises(ValueError, match="multiple"):
+        PoseNet("resnet18", feature_stride=6)

@@ -35,6 +35,7 @@ class TrainConfig:
     # --- model ---
     backbone: str = "hrnet_w32"
     head_channels: int = 0
+    feature_stride: int = 0       # 0 = stride (HRNet's high-resolution branch); 16 for a ResNet, upsampled x4
     input_size: int = 256
     stride: int = 4
     temperature: float = 50.0     # lambda of eq. 4
@@ -124,11 +125,11 @@ def _check_keys(name: str, value: str, allowed: tuple[str, ...], allow_empty: bo
 
 PROFILES: dict[str, dict] = {
     # CPU, seconds: for tests
-    "smoke": dict(backbone="resnet18", input_size=64, data_size="tiny", iterations=6, lr_drop_step=4,
+    "smoke": dict(backbone="resnet18", feature_stride=16, head_channels=32, input_size=64, data_size="tiny", iterations=6, lr_drop_step=4,
                   pretrain_iterations=3, batch_2d=4, batch_mv=2, views=4, num_workers=0, log_every=2,
                   ckpt_every=3, eval_batch=16, eval_max_samples=32, bf16=False, channels_last=False),
     # CPU minutes / GPU a few minutes
-    "small": dict(backbone="resnet18", head_channels=64, input_size=128, data_size="small", iterations=1500,
+    "small": dict(backbone="resnet18", feature_stride=16, head_channels=64, input_size=128, data_size="small", iterations=1500,
                   lr_drop_step=1200, pretrain_iterations=500, batch_2d=16, batch_mv=4, views=4, num_workers=2,
                   log_every=25, ckpt_every=250, eval_batch=64, eval_max_samples=0),
     # the paper's schedule (Appendix A)

@@ -35,14 +35,24 @@ class PoseNet(nn.Module):
         backbone: timm model name ("hrnet_w32" in the paper; "resnet18" is a small CPU choice).
         num_joints: J. stride: effective stride of the heatmaps (4). temperature: lambda of eq. 4.
         head_channels: width of the 3x3 conv before the final 1x1 (0 = a single 1x1 conv).
+        feature_stride: stride of the backbone map to use (0 = ``stride``). A shallow stride-4 map of a ResNet
+            sees only a small patch of the person; e.g. ``resnet18`` with feature_stride 16 is upsampled x4.
     """
 
     def __init__(self, backbone: str = "hrnet_w32", num_joints: int = skeleton.J, stride: int = 4,
-                 temperature: float = 50.0, head_channels: int = 0):
+                 temperature: float = 50.0, head_channels: int = 0, feature_stride: int = 0):
         super().__init__()
         self.num_joints, self.stride, self.temperature = num_joints, stride, temperature
-        self.backbone, ch = _backbone(backbone, stride)
+        feature_stride = feature_stride or stride
+        if feature_stride % stride:
+            raise ValueError(f"feature_stride {feature_stride} must be a multiple of stride {stride}")
+        self.backbone, ch = _backbone(backbone, feature_stride)
         layers: list[nn.Module] = []
+        if feature_stride != stride:
+            # A backbone without a deep stride-4 output (e.g. a ResNet): take a deeper map and upsample it to the
+            # heatmap stride, Simple-Baselines style (bilinear x f, then the conv below).
+            layers.append(nn.Upsample(scale_factor=feature_stride // stride, mode="bilinear", align_corners=False))
+            head_channels = head_channels or ch
         if head_channels:
             layers += [nn.Conv2d(ch, head_channels, 3, padding=1, bias=False), nn.BatchNorm2d(head_channels),
                        nn.ReLU(inplace=True)]

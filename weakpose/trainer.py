@@ -151,7 +151,7 @@ class Run:
             self.allow3d.append(torch.from_numpy(ok).to(self.device))
         self.setsmv = [MultiView(self.data[k], "train", views=cfg.views, seed=cfg.seed) for k in cfg.mv_keys]
         self.model = PoseNet(cfg.backbone, stride=cfg.stride, temperature=cfg.temperature,
-                             head_channels=cfg.head_channels).to(self.device)
+                             head_channels=cfg.head_channels, feature_stride=cfg.feature_stride).to(self.device)
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
