@@ -105,7 +105,7 @@ def test_gaussian_target_peaks_at_joint_and_soft_argmax_reads_it():
 def test_heatmap_and_depth_losses_respect_weights():
     pred, tgt = torch.zeros(2, 3, 4, 4), torch.ones(2, 3, 4, 4)
     w = torch.tensor([[1.0, 0, 0], [0, 0, 0]])
-    assert L.heatmap_loss(pred, tgt, w).item() == pytest.approx(1.0)
+    assert L.heatmap_loss(pred, tgt, w).item() == pytest.approx(16.0)  # summed over the 4 x 4 pixels
     assert L.heatmap_loss(pred, tgt, torch.zeros(2, 3)).item() == 0.0
     z = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
     assert L.depth_loss(z, torch.zeros(2, 2), torch.tensor([[1.0, 1.0], [0.0, 0.0]])).item() == pytest.approx(0.5)

@@ -93,3 +93,27 @@ class PoseNet(nn.Module):
         if K is not None:
             out["points"], out["z_root"], out["valid"] = geometry.reconstruct(uv, out["z_rel"], K.float())
         return out
+
+    @classmethod
+    def from_config(cls, cfg) -> "PoseNet":
+        """The architecture a `TrainConfig` describes (every PoseNet argument that is a config field)."""
+        return cls(cfg.backbone, stride=cfg.stride, temperature=cfg.temperature, head_channels=cfg.head_channels,
+                   feature_stride=cfg.feature_stride)
+
+
+def load_checkpoint(path, device="cpu"):
+    """Rebuild a model from a trainer checkpoint's own config. Returns (model in eval mode, TrainConfig, state)."""
+    from pathlib import Path
+
+    from weakpose.config import config_from_dict
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} not found")
+    state = torch.load(path, map_location=device, weights_only=False)
+    if "config" not in state or "model" not in state:
+        raise ValueError(f"{path} is not a weakpose checkpoint (expected keys 'config' and 'model')")
+    cfg = config_from_dict(state["config"])
+    model = PoseNet.from_config(cfg).to(device)
+    model.load_state_dict(state["model"])
+    return model.eval(), cfg, state

@@ -150,8 +150,7 @@ class Run:
                 ok &= np.isin(np.asarray(d.subject), d.codes("subject", cfg.sup3d_subjects))
             self.allow3d.append(torch.from_numpy(ok).to(self.device))
         self.setsmv = [MultiView(self.data[k], "train", views=cfg.views, seed=cfg.seed) for k in cfg.mv_keys]
-        self.model = PoseNet(cfg.backbone, stride=cfg.stride, temperature=cfg.temperature,
-                             head_channels=cfg.head_channels, feature_stride=cfg.feature_stride).to(self.device)
+        self.model = PoseNet.from_config(cfg).to(self.device)
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
@@ -347,14 +346,15 @@ class Run:
         bar.close()
         return self.evaluate()
 
-    def evaluate(self) -> dict:
+    def evaluate(self, split: str = "test", write: bool = True) -> dict:
+        """Score the model on ``split`` of the eval_on source; writes metrics.json / per_sample.csv if ``write``."""
         cfg = self.cfg
-        test = Eval3D(self.data[cfg.eval_on], "test")
+        test = Eval3D(self.data[cfg.eval_on], split)
         df, summary = evaluate(self.model, test, self.bone_mm, self.device, cfg.input_size, cfg.eval_batch,
                                cfg.eval_max_samples, cfg.channels_last, pck=cfg.eval_on == "I")
-        summary = {"run_id": cfg.run_id(), "mode": cfg.mode, "eval_on": cfg.eval_on, "source": cfg.source,
-                   "steps": self.step, **summary}
-        if self.rank == 0:
+        summary = {"run_id": cfg.run_id(), "mode": cfg.mode, "eval_on": cfg.eval_on, "split": split,
+                   "source": cfg.source, "steps": self.step, **summary}
+        if self.rank == 0 and write:
             df.to_csv(self.out / "per_sample.csv", index=False)
             (self.out / "metrics.json").write_text(json.dumps(summary, indent=1))
         return summary
