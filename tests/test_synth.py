@@ -130,8 +130,8 @@ def test_labelled_joints_lie_on_the_rendered_body(twins, tw):
             u, v = np.round(r.joints2d[vis]).astype(int).T
             assert r.mask[v, u].all()
             assert 0.01 < r.mask.mean() < 0.6
-            # the stored crop is this rendering (up to JPEG)
-            assert np.abs(ds.image(done).astype(float) - r.image).mean() < 4.0
+            # the stored crop is this rendering (up to JPEG at quality 90 on cluttered scenes)
+            assert np.abs(ds.image(done).astype(float) - r.image).mean() < 8.0
             done += 1
     assert done > 0
 
@@ -197,6 +197,22 @@ def test_sphere_rasteriser_perspective_and_depth():
     assert (sid[pix == 63 * 128 + 63] == 1).all()
 
 
+def test_lambert_shading_follows_the_world_light():
+    env = rd.studio_environment("H")
+    ball = rd.Spheres(np.array([[0.0, 0.0, 1000.0]]), np.array([300.0]), np.array([[0.8, 0.8, 0.8]]),
+                      np.array([[0.8, 0.8, 0.8]]), np.zeros((1, 3)), np.zeros((1, 3)))
+    R, t = rd.look_at(np.array([4000.0, 0.0, 1000.0]), np.array([0.0, 0.0, 1000.0]))
+    K = np.array([[800.0, 0, 63.5], [0, 800.0, 63.5], [0, 0, 1]])
+    img, mask = rd.render_view(env, ball, K, R, t, 128)
+    pix, _, _, n = rd.rasterise_spheres(ball.centers @ R.T + t, ball.radii, K, 128)
+    inner = mask.reshape(-1)[pix] & (np.abs(n[:, 2]) > 0.3)  # away from the blurred silhouette
+    lum = img.reshape(-1, 3)[pix[inner]].mean(1)
+    lam = np.clip(n[inner] @ (R @ env.light), 0, None)
+    assert np.corrcoef(lum, lam)[0, 1] > 0.95 and np.ptp(lum) > 60
+    view = R[2]  # the light is not along the viewing direction
+    assert abs(env.light @ view) < 0.9
+
+
 def test_ensure_twin_generates_once_and_says_so(tmp_path, capsys):
     p = synth.ensure_twin("M", "tiny", root=tmp_path, seed=3)
     assert p == tmp_path / "synthetic" / "M-tiny-seed3" and (p / "COMPLETE").is_file()
@@ -205,6 +221,11 @@ def test_ensure_twin_generates_once_and_says_so(tmp_path, capsys):
     assert (p / "COMPLETE").stat().st_mtime_ns == stamp
     out = capsys.readouterr().out
     assert out.count("[weakpose] data source: SYNTHETIC twin M (tiny, seed 3)") >= 2
+    meta = p / "meta.json"  # a twin from another generator version is regenerated, loudly
+    text = meta.read_text()
+    meta.write_text(text.replace(f'"generator_version": {synth.GENERATOR_VERSION}', '"generator_version": 0'))
+    synth.ensure_twin("M", "tiny", root=tmp_path, seed=3)
+    assert (p / "COMPLETE").stat().st_mtime_ns != stamp and "regenerating" in capsys.readouterr().out
 
 
 def test_cli_writes_a_twin(tmp_path):

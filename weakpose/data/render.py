@@ -88,7 +88,8 @@ def random_outfit(rng: np.random.Generator) -> Outfit:
     th, ts, tv = rng.uniform(0, 360), rng.uniform(0, .22), rng.uniform(.25, .9)
     return Outfit(skin=skin, hair=_hsv(rng.uniform(15, 40), rng.uniform(.3, .8), rng.uniform(.08, .45)),
                   torso=_hsv(th, ts, tv), print_=_hsv(th + 180, min(1.0, ts + .3), 1.0 - 0.6 * tv),
-                  left_arm=_hsv(hl, sa, va), right_arm=_hsv(hr, sa, va), left_leg=_hsv(hl + rng.uniform(-10, 10), sl, vl),
+                  left_arm=_hsv(hl, sa, va), right_arm=_hsv(hr, sa, va),
+                  left_leg=_hsv(hl + rng.uniform(-10, 10), sl, vl),
                   right_leg=_hsv(hr + rng.uniform(-10, 10), sl, vl), shoes=_hsv(0, 0, rng.uniform(.1, .35)))
 
 
@@ -117,7 +118,8 @@ def body_spheres(pose: Pose, shape: BodyShape, outfit: Outfit) -> Spheres:
         chain(J[hip], J[knee], 80 * g, 56 * g, leg)
         chain(J[knee], J[ank], 52 * g, 40 * g, leg)
         chain(J[ank], toe, 40 * k, 30 * k, o.shoes)
-    for (sho, elb, wri), hand, arm in (((14, 15, 16), pose.hands[0], o.right_arm), ((11, 12, 13), pose.hands[1], o.left_arm)):
+    for (sho, elb, wri), hand, arm in (((14, 15, 16), pose.hands[0], o.right_arm),
+                                       ((11, 12, 13), pose.hands[1], o.left_arm)):
         chain(J[sho], J[elb], 50 * g, 40 * g, arm)
         chain(J[elb], J[wri], 38 * g, 30 * g, arm)
         chain(J[wri], hand, 30 * k, 34 * k, o.skin)
@@ -162,7 +164,9 @@ def project(K: np.ndarray, X: np.ndarray) -> np.ndarray:
 def _pixel_grid(S: int) -> np.ndarray:
     """(S * S, 3) float64 homogeneous pixel centres [u, v, 1], row-major (flat index v * S + u)."""
     v, u = np.mgrid[0:S, 0:S].reshape(2, -1).astype(np.float64)
-    return np.stack([u, v, np.ones_like(u)], 1)
+    grid = np.stack([u, v, np.ones_like(u)], 1)
+    grid.setflags(write=False)  # cached and shared
+    return grid
 
 
 def _pairs(lo: np.ndarray, hi: np.ndarray, S: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -187,6 +191,8 @@ def rasterise_spheres(centers: np.ndarray, radii: np.ndarray, K: np.ndarray, S: 
         pix (M,) flat pixel index v * S + u of covered pixels, sid (M,) sphere id, depth (M,) z in mm,
         normal (M, 3) unit camera-frame normals; one entry per covered pixel.
     """
+    if K[0, 1] != 0 or not np.array_equal(K[2], [0.0, 0.0, 1.0]):
+        raise ValueError(f"rasterise_spheres needs zero-skew intrinsics with last row [0, 0, 1], got {K.tolist()}")
     ok = centers[:, 2] - radii > NEAR_MM
     c, r, ids = centers[ok], radii[ok], np.nonzero(ok)[0]
     X = c[:, None, 0] + r[:, None] * np.array([-1.0, 1.0])

@@ -77,7 +77,8 @@ def random_shape(rng: np.random.Generator) -> BodyShape:
     rel = np.array([_CANON[i] * f[group[c]] for i, (c, _) in enumerate(skeleton.BONES)])
     L = {c: rel[i] for i, (c, _) in enumerate(skeleton.BONES)}
     stature_rel = (_ANKLE_HEIGHT_MM * f["leg"] + L[2] + L[3] + L[7] + L[8] + L[9] * NOSE_DIR[2] + L[10] * TOP_DIR[2])
-    return BodyShape(height_mm=float(height), bones_mm=rel * (height / stature_rel), girth=float(rng.uniform(0.85, 1.25)))
+    girth = float(rng.uniform(0.85, 1.25))
+    return BodyShape(height_mm=float(height), bones_mm=rel * (height / stature_rel), girth=girth)
 
 
 def subject_shape(twin: str, subject: str) -> BodyShape:
@@ -205,7 +206,8 @@ def sample_angles(family: str, rng: np.random.Generator) -> dict[str, float]:
     elif family == "crouching":
         for s in "rl":
             a.update({f"{s}_hip_flex": rng.uniform(90, 125), f"{s}_knee": rng.uniform(100, 145),
-                      f"{s}_hip_abd": n(18, 8), f"{s}_sh_flex": rng.uniform(15, 80), f"{s}_elbow": rng.uniform(20, 100)})
+                      f"{s}_hip_abd": n(18, 8), f"{s}_sh_flex": rng.uniform(15, 80),
+                      f"{s}_elbow": rng.uniform(20, 100)})
         a.update({"flex_low": n(30, 10), "flex_up": n(15, 8), "neck_flex": n(-10, 10)})
     elif family == "random":
         for k, (lo, hi) in LIMITS_DEG.items():
