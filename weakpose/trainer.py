@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from weakpose import losses
 from weakpose.augment import identity_affines, inside, sample_affines, transform_points, warp_images
