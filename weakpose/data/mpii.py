@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from weakpose import skeleton
 from weakpose.data.format import DEFAULT_CROP_MARGIN, DatasetWriter, Record
-from weakpose.data.prepare import DEFAULT_CROP_SIZE, add_common_args, crop_view, read_image
+from weakpose.data.prepare import DEFAULT_CROP_SIZE, add_common_args, crop_view, read_image, read_json
 
 NUM_JOINTS = 16
 JOINT_NAMES_MPII: tuple[str, ...] = (
@@ -56,12 +56,7 @@ def load_annotations(path: str | Path) -> list[dict]:
     ``joints_vis`` (16,) bool. Raises FileNotFoundError, or ValueError naming the file, the entry and the field.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"MPII annotation file {path} not found")
-    try:
-        entries = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    entries = read_json(path, "MPII annotation file")
     if not isinstance(entries, list):
         raise ValueError(f"{path}: expected a JSON list of person dicts, found {type(entries).__name__}")
     out = []

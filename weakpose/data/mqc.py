@@ -36,7 +36,6 @@ test to "test" (``split_of``); the source folder is kept in the ``subject`` colu
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -45,7 +44,7 @@ import numpy as np
 from tqdm import tqdm
 
 from weakpose.data.format import DEFAULT_CROP_MARGIN, DatasetWriter, Record
-from weakpose.data.prepare import (DEFAULT_CROP_SIZE, add_common_args, crop_view, read_image, save_extra,
+from weakpose.data.prepare import (DEFAULT_CROP_SIZE, add_common_args, crop_view, read_image, read_json, save_extra,
                                    square_box)
 
 SOURCE_SPLITS: tuple[str, ...] = ("train", "validation", "test")
@@ -145,13 +144,7 @@ def load_tracklets(source: str | Path | Mapping) -> dict[str, list[list[tuple[in
     """
     name = "tracklets" if isinstance(source, Mapping) else str(source)
     if not isinstance(source, Mapping):
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"tracklets file {path} not found ({TRACKLETS_HINT})")
-        try:
-            source = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: not valid JSON ({e})") from None
+        source = read_json(source, "tracklets file", TRACKLETS_HINT)
     if not isinstance(source, Mapping):
         raise ValueError(f"{name}: expected {{clip_id: [[{{frame_ts, box}}, ...], ...]}}, "
                          f"found {type(source).__name__}")

@@ -19,6 +19,7 @@ dataset behind (only the error).
 from __future__ import annotations
 
 import argparse
+import json
 import importlib
 import os
 from pathlib import Path
@@ -32,6 +33,17 @@ from weakpose.data.format import DEFAULT_CROP_MARGIN, DatasetWriter
 
 CONVERTERS: tuple[str, ...] = ("h36m", "mpi3dhp", "mpii", "mqc")
 DEFAULT_CROP_SIZE = 384
+
+
+def read_json(path: str | os.PathLike, what: str, hint: str = ""):
+    """Parse a JSON file; FileNotFoundError / ValueError name the file (``what`` says what it should be)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} not found" + (f" ({hint})" if hint else ""))
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
