@@ -37,6 +37,15 @@ def test_all_notebooks_present():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_papermill_infers_every_parameter(path):
+    """papermill must parse each parameter line (a stray '=' in a comment makes it drop the parameter)."""
+    import papermill
+
+    names = {n.targets[0].id for n in ast.parse(_parameters_cell(_read(path)).source).body}
+    assert set(papermill.inspect_notebook(str(path))) == names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_stripped_and_python3(path):
     nb = _read(path)
     nbformat.validate(nb)
