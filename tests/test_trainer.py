@@ -82,3 +82,29 @@ def test_config_rejects_bad_values():
         make_config("smoke", learning_rate=1)
     with pytest.raises(ValueError, match="known_R"):
         make_config("smoke", mv="", known_R=True)
+
+
+def test_evaluation_uses_univ_annot3_sidecar_when_present(data_root, tmp_path):
+    """Real 3DHP is scored against univ_annot3 (extra/univ_joints3d.npy), as the official protocol does."""
+    import shutil
+
+    import numpy as np
+
+    from weakpose.data.format import CanonicalDataset
+    from weakpose.data.loaders import Eval3D, open_dataset
+    from weakpose.evaluate import evaluate
+    from weakpose.model import PoseNet
+
+    src = open_dataset("I", "synthetic", data_root=data_root, size="tiny")
+    copy = tmp_path / "I-copy"
+    shutil.copytree(src.path, copy)
+    ds = CanonicalDataset(copy)
+    model = PoseNet("resnet18", feature_stride=16, head_channels=8)
+    bones = torch.tensor(ds.meta["bone_stats"]["mean_mm"], dtype=torch.float64)
+    _, plain = evaluate(model, Eval3D(ds, "test"), bones, "cpu", 64)
+    univ = np.asarray(ds.joints3d, np.float32) * 1.3  # a rescaled skeleton, as univ_annot3 is
+    (copy / "extra").mkdir(exist_ok=True)
+    np.save(copy / "extra" / "univ_joints3d.npy", univ)
+    _, scored = evaluate(model, Eval3D(CanonicalDataset(copy), "test"), bones, "cpu", 64)
+    assert abs(scored["mpjpe"] - plain["mpjpe"]) > 1.0
+    assert scored["mpjpe_2d_px"] == pytest.approx(plain["mpjpe_2d_px"])
