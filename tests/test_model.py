@@ -46,3 +46,9 @@ def test_deeper_feature_map_is_upsampled_to_the_heatmap_stride():
     assert m.heat.in_channels == 32
     with pytest.raises(ValueError, match="multiple"):
         PoseNet("resnet18", feature_stride=6)
+
+
+def test_depth_head_starts_at_zero_so_every_reconstruction_is_valid():
+    m = PoseNet("resnet18", feature_stride=16, head_channels=16)
+    out = m(torch.rand(8, 3, 64, 64) * 255, _K(8, 64))
+    assert torch.equal(out["z_rel"], torch.zeros(8, 17)) and out["valid"].all()

@@ -60,12 +60,19 @@ class PoseNet(nn.Module):
         self.shared = nn.Sequential(*layers) if layers else nn.Identity()
         self.heat = nn.Conv2d(ch, num_joints, 1)
         self.depth = nn.Conv2d(ch, num_joints, 1)
+        self.reset_depth_head()
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255, persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255, persistent=False)
 
     def reset_depth_head(self) -> None:
-        """Re-initialise the latent-depth weights (Appendix A: they are not pre-trained)."""
-        self.depth.reset_parameters()
+        """Initialise the latent-depth layer to zero (Appendix A: it is not pre-trained).
+
+        Zero latent depth means a fronto-parallel pose at the root depth, which eq. 3 always reconstructs (the
+        discriminant is a.a > 0). A random init gives |z^r_neck| of order 1 and beyond, where eq. 3 has no real root:
+        measured on the synthetic H twin, L_MC and L_B were exactly 0 on most WS+R steps of the 'small' profile
+        because every sample of the batch was invalid, so the depth head got no gradient."""
+        nn.init.zeros_(self.depth.weight)
+        nn.init.zeros_(self.depth.bias)
 
     def normalise(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) float in [0, 255] -> ImageNet-normalised."""
