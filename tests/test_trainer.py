@@ -108,3 +108,12 @@ def test_evaluation_uses_univ_annot3_sidecar_when_present(data_root, tmp_path):
     _, scored = evaluate(model, Eval3D(CanonicalDataset(copy), "test"), bones, "cpu", 64)
     assert abs(scored["mpjpe"] - plain["mpjpe"]) > 1.0
     assert scored["mpjpe_2d_px"] == pytest.approx(plain["mpjpe_2d_px"])
+
+
+def test_parse_overrides_types():
+    from weakpose.config import parse_overrides
+
+    over = parse_overrides(["mv=H+I+Q", "known_R=true", "iterations=7", "lr=1e-3", "sup3d_subjects=S1,S5"])
+    assert over == {"mv": "H+I+Q", "known_R": True, "iterations": 7, "lr": 1e-3, "sup3d_subjects": ("S1", "S5")}
+    with pytest.raises(ValueError, match="unknown config key"):
+        parse_overrides(["mv2=x"])

@@ -18,7 +18,7 @@ import timm
 import torch
 
 from weakpose import losses
-from weakpose.config import make_config
+from weakpose.config import make_config, parse_overrides
 from weakpose.trainer import Run, _loader
 
 
@@ -89,8 +89,7 @@ def main(argv=None) -> None:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--out", default="", help="write the result as JSON here")
     a = p.parse_args(argv)
-    over = dict(kv.split("=", 1) for kv in a.set)
-    over = {k: (v.lower() == "true" if v.lower() in ("true", "false") else int(v) if v.isdigit() else v) for k, v in over.items()}
+    over = parse_overrides(a.set)
     cfg = make_config(a.profile, **{"mv": "H+I+Q", "sup2d": "M", **over})
     res = run_bench(cfg, Path(a.out).parent / "bench-run" if a.out else "/tmp/weakpose-bench", a.steps, a.warmup)
     print(json.dumps(res, indent=1))

@@ -148,6 +148,21 @@ def make_config(profile: str = "small", **overrides) -> TrainConfig:
     return TrainConfig(**{**PROFILES[profile], **overrides, "profile": profile})
 
 
+def parse_overrides(items: list[str]) -> dict:
+    """Command-line ``KEY=VALUE`` overrides, each converted to the type of that field's default (bool: 1/true/yes;
+    tuples: comma-separated). Unknown keys raise ValueError."""
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    over = {}
+    for kv in items:
+        k, _, v = kv.partition("=")
+        if k not in defaults:
+            raise ValueError(f"unknown config key {k!r}")
+        d = defaults[k]
+        over[k] = (v.lower() in ("1", "true", "yes") if isinstance(d, bool) else type(d)(v) if isinstance(d, (int, float))
+                   else tuple(x for x in v.split(",") if x) if isinstance(d, tuple) else v)
+    return over
+
+
 def config_from_dict(d: dict) -> TrainConfig:
     d = dict(d)
     if "sup3d_subjects" in d:

@@ -418,22 +418,17 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, device: torch.device | N
 def main(argv: list[str] | None = None) -> None:
     import argparse
 
-    from weakpose.config import make_config
+    from weakpose.config import make_config, parse_overrides
 
     p = argparse.ArgumentParser(description="Train one weakpose configuration (torchrun-compatible).")
     p.add_argument("--profile", default="small")
     p.add_argument("--out", required=True)
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides, e.g. mv=H+I+Q")
     a = p.parse_args(argv)
-    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-    over = {}
-    for kv in a.set:
-        k, _, v = kv.partition("=")
-        if k not in defaults:
-            raise SystemExit(f"unknown config key {k!r}")
-        d = defaults[k]
-        over[k] = (v.lower() in ("1", "true", "yes") if isinstance(d, bool) else type(d)(v) if isinstance(d, (int, float))
-                   else tuple(x for x in v.split(",") if x) if isinstance(d, tuple) else v)
+    try:
+        over = parse_overrides(a.set)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
     print(json.dumps(train(make_config(a.profile, **over), a.out), indent=1))
 
 
