@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from weakpose import config, runs, tables
 from weakpose import experiments as ex
 from weakpose.config import config_from_dict
 
@@ -19,62 +20,62 @@ RUNNER_ROWS = ["2d-only M/-/-", "WS M/-/H"]
 
 
 def test_table1_rows_are_the_papers_ten_plus_the_degenerate_one():
-    names = list(ex.TABLE1)
-    assert len(names) == 11 and names[-1] == "WS M/-/H without L_H" and ex.TABLE1_EXTRA == (names[-1],)
+    names = list(tables.TABLE1)
+    assert len(names) == 11 and names[-1] == "WS M/-/H without L_H" and tables.TABLE1_EXTRA == (names[-1],)
     for name, (method, sup2d, sup3d, mv) in zip(names[:10], PAPER_TABLE1):
-        row = ex.TABLE1[name]
+        row = tables.TABLE1[name]
         assert row == dict(sup2d=sup2d, sup3d="" if sup3d == "-" else sup3d, mv="" if mv == "-" else mv,
                            known_R=method == "WS + R", use_heatmap_loss=True), name
-    assert ex.TABLE1["WS M/-/H without L_H"] == dict(sup2d="M", sup3d="", mv="H", known_R=False, use_heatmap_loss=False)
-    pub = ex.published(1, raw=True)
+    assert tables.TABLE1["WS M/-/H without L_H"] == dict(sup2d="M", sup3d="", mv="H", known_R=False, use_heatmap_loss=False)
+    pub = tables.published(1, raw=True)
     assert list(zip(pub["method"], pub["2D"], pub["3D"], pub["MV"])) == PAPER_TABLE1
     assert list(pub["row"]) == names[:10]
 
 
 def test_modes_of_the_rows():
-    mode = {t: {n: ex.row_config(t, n, "smoke").mode for n in ex.ROWS[t]} for t in ex.TABLES}
-    assert [mode["table1"][n] for n in ex.TABLE1] == ["fs", "ws+r", "ws", "2d", "ws+r", "ws", "ws", "ws", "ws", "ws+r", "ws"]
+    mode = {t: {n: tables.row_config(t, n, "smoke").mode for n in tables.ROWS[t]} for t in tables.TABLES}
+    assert [mode["table1"][n] for n in tables.TABLE1] == ["fs", "ws+r", "ws", "2d", "ws+r", "ws", "ws", "ws", "ws", "ws+r", "ws"]
     assert mode["table2"] == {"FS H": "fs", "FS H+I+Q": "fs+mv", "semi H": "semi", "semi H+I+Q": "semi",
                               "WS H": "ws", "WS H+I+Q": "ws"}
     assert mode["table3"] == {"FS H+I+Q": "fs+mv", "semi H+I+Q": "semi", "WS H+I+Q": "ws", "WS+R H+I+Q": "ws+r"}
-    assert ex.row_config("table2", "semi H", "smoke").sup3d_subjects == ("S1",)
-    for name in ex.TABLE3:  # Table 3 = Table 2's H+I+Q models evaluated on I
-        c3 = ex.row_config("table3", name, "smoke")
+    assert tables.row_config("table2", "semi H", "smoke").sup3d_subjects == ("S1",)
+    for name in tables.TABLE3:  # Table 3 = Table 2's H+I+Q models evaluated on I
+        c3 = tables.row_config("table3", name, "smoke")
         assert c3.eval_on == "I" and c3.mv == "H+I+Q"
-        if name in ex.TABLE2:
-            assert dataclasses.replace(c3, eval_on="H") == ex.row_config("table2", name, "smoke")
+        if name in tables.TABLE2:
+            assert dataclasses.replace(c3, eval_on="H") == tables.row_config("table2", name, "smoke")
 
 
 def test_published_rows_point_at_our_rows():
     for n in (1, 2, 3):
-        pub = ex.published(n)
+        pub = tables.published(n)
         assert (pub["source"] == f"published (Iqbal et al. CVPR 2020, Table {n})").all()
-        assert set(pub.loc[pub["row"] != "", "row"]) <= set(ex.ROWS[f"table{n}"])
-    assert len(ex.published(2)) == 31 and len(ex.published(3)) == 13  # peers included
-    t2 = ex.published(2)
+        assert set(pub.loc[pub["row"] != "", "row"]) <= set(tables.ROWS[f"table{n}"])
+    assert len(tables.published(2)) == 31 and len(tables.published(3)) == 13  # peers included
+    t2 = tables.published(2)
     assert t2.loc[t2["method"] == "Ours* - H - baseline", ["MPJPE", "row", "gtroot"]].values.tolist() == [[50.2, "FS H", True]]
 
 
 def test_run_id_is_the_notebooks():
     """The runner's run-id is what the notebook computes from the parameters the runner passes."""
-    for table in ex.TABLES:
-        for name in ex.ROWS[table]:
+    for table in tables.TABLES:
+        for name in tables.ROWS[table]:
             p = ex.notebook_params(table, name, "smoke", "/r", data_root="/d", device="cpu", seed=3)
             run = dict(source=p["source"], data_root=p["data_root"], device=p["device"], seed=p["seed"])
             if table == "table1":  # the ablation notebook's call
-                cfg = ex.make_run_config(p["profile"], **run, sup2d=p["sup2d"], sup3d=p["sup3d"], mv=p["mv"],
+                cfg = config.make_run_config(p["profile"], **run, sup2d=p["sup2d"], sup3d=p["sup3d"], mv=p["mv"],
                                          known_R=p["known_R"], use_heatmap_loss=p["use_heatmap_loss"])
             else:  # the sota notebooks' call
-                cfg = ex.row_config(table, p["row"], p["profile"], **run)
-            assert cfg.run_id() == ex.row_config(table, name, "smoke", **run).run_id()
-            assert ex.match_rows(cfg)[table] == name
+                cfg = tables.row_config(table, p["row"], p["profile"], **run)
+            assert cfg.run_id() == tables.row_config(table, name, "smoke", **run).run_id()
+            assert tables.match_rows(cfg)[table] == name
 
 
 def test_unknown_rows_raise():
     with pytest.raises(ValueError, match="no row"):
-        ex.row_config("table2", "WS H+Q", "smoke")
+        tables.row_config("table2", "WS H+Q", "smoke")
     with pytest.raises(ValueError, match="unknown row parameters"):
-        ex.make_run_config("smoke", mvv="H")
+        config.make_run_config("smoke", mvv="H")
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +95,7 @@ def test_runner_executes_each_row_into_its_run_dir(results):
     root, log = results
     assert list(log["row"]) == RUNNER_ROWS and (log["status"] == "ran").all(), log.to_string()
     for _, line in log.iterrows():
-        out = root / "table1" / ex.row_config("table1", line["row"], "smoke", device="cpu").run_id()
+        out = root / "table1" / tables.row_config("table1", line["row"], "smoke", device="cpu").run_id()
         assert str(out) == line["out"]
         for f in ("notebook.ipynb", "config.json", "metrics.json", "history.csv", "per_sample.csv", "checkpoints/last.pt"):
             assert (out / f).is_file(), f
@@ -116,51 +117,51 @@ def test_reuse_between_tables(results):
     """Table 1's 'WS M/-/H' is Table 2's 'WS H' (copied checkpoint, re-evaluated); Table 3's model is Table 2's,
     evaluated on I."""
     root, _ = results
-    cfg2 = ex.row_config("table2", "WS H", "smoke", device="cpu")
-    m2 = ex.run(cfg2, ex.run_dir(root, "table2", cfg2), verbose=False)
-    m1 = json.loads((ex.run_dir(root, "table1", cfg2) / "metrics.json").read_text())
+    cfg2 = tables.row_config("table2", "WS H", "smoke", device="cpu")
+    m2 = runs.run(cfg2, runs.run_dir(root, "table2", cfg2), verbose=False)
+    m1 = json.loads((runs.run_dir(root, "table1", cfg2) / "metrics.json").read_text())
     assert m2["mpjpe"] == pytest.approx(m1["mpjpe"]) and m2["steps"] == m1["steps"]
     cfg3 = dataclasses.replace(cfg2, eval_on="I")
-    out3 = ex.run_dir(root, "table3", cfg3)
-    m3 = ex.run(cfg3, out3)
+    out3 = runs.run_dir(root, "table3", cfg3)
+    m3 = runs.run(cfg3, out3)
     assert m3["eval_on"] == "I" and "pck" in m3 and m3["model_from"].startswith(str(root))
     assert config_from_dict(json.loads((out3 / "config.json").read_text())) == cfg3
-    assert ex.checkpoint_of(out3) is not None
+    assert runs.checkpoint_of(out3) is not None
 
 
 @pytest.mark.slow
 def test_tables_put_the_paper_next_to_ours(results):
     root, _ = results
-    ours = ex.collect_results(root)
+    ours = tables.collect_results(root)
     label = "ours (synthetic, smoke)"
     assert set(ours["label"]) == {label} and "FS H+M/H/-" not in set(ours["row_table1"])
-    side = ex.side_by_side(1, ours)
+    side = tables.side_by_side(1, ours)
     cols = list(side.columns)
     assert cols.index(f"3D mm ({label})") == cols.index("3D mm (paper)") + 1
     ws = side.set_index("row").loc["WS M/-/H"]
-    m = json.loads((ex.run_dir(root, "table1", ex.row_config("table1", "WS M/-/H", "smoke", device="cpu"))
+    m = json.loads((runs.run_dir(root, "table1", tables.row_config("table1", "WS M/-/H", "smoke", device="cpu"))
                     / "metrics.json").read_text())
     assert ws["3D mm (paper)"] == 69.1 and ws[f"3D mm ({label})"] == pytest.approx(m["mpjpe"])
     assert ws[f"2D px ({label})"] == pytest.approx(m["mpjpe_2d_px256"])
     assert np.isnan(side.set_index("row").loc["2d-only M/-/-", f"3D mm ({label})"])  # a 2D model has no 3D
-    t1 = ex.paper_table(1, ours)
+    t1 = tables.paper_table(1, ours)
     i = t1.index[(t1["row"] == "WS M/-/H") & (t1["source"] == label)][0]
     assert t1.loc[i - 1, "source"].startswith("published") and t1.loc[i - 1, "row"] == "WS M/-/H"
-    t2 = ex.paper_table(2, ours)  # the same run is Table 2's "WS H", counted once
+    t2 = tables.paper_table(2, ours)  # the same run is Table 2's "WS H", counted once
     mine = t2[t2["source"] == label]
     assert list(mine["method"]) == ["Ours - H"] and mine["note"].str.startswith("1 run").all()
     assert len(t2) == 31 + 1
-    md = ex.to_markdown(t2)
+    md = tables.to_markdown(t2)
     assert "| 77.75 |" in md and "| Ours - H |" in md
 
 
 def test_tables_without_results(tmp_path):
-    ours = ex.collect_results(tmp_path)
+    ours = tables.collect_results(tmp_path)
     assert ours.empty and "row_table1" in ours
     for n, rows in ((1, 10), (2, 31), (3, 13)):
-        assert len(ex.paper_table(n, ours)) == rows
-        assert not ex.side_by_side(n, ours).empty
-    assert ex.figure2_runs(ours) == [] and ex.viewer_runs(ours) == []
+        assert len(tables.paper_table(n, ours)) == rows
+        assert not tables.side_by_side(n, ours).empty
+    assert tables.figure2_runs(ours) == [] and tables.viewer_runs(ours) == []
 
 
 def test_figure2_picks_before_and_after():
@@ -171,13 +172,13 @@ def test_figure2_picks_before_and_after():
         {**base, "mv": "I", "checkpoint": "/c.pt", "written": pd.Timestamp(3)},
         {**base, "mv": "H", "checkpoint": "", "written": pd.Timestamp(4)},
     ])
-    picked = ex.figure2_runs(ours)
+    picked = tables.figure2_runs(ours)
     assert [str(p) for _, p in picked] == ["/a.pt", "/b.pt"] and picked[0][0].startswith("before")
-    assert [str(p) for _, p in ex.figure2_runs(ours.iloc[[0]])] == ["/a.pt"]
+    assert [str(p) for _, p in tables.figure2_runs(ours.iloc[[0]])] == ["/a.pt"]
 
 
 def test_markdown_keeps_published_precision():
-    md = ex.to_markdown(pd.DataFrame({"a": ["x|y"], "b": [77.75], "c": [45.0], "d": [521.18443], "e": [np.nan]}))
+    md = tables.to_markdown(pd.DataFrame({"a": ["x|y"], "b": [77.75], "c": [45.0], "d": [521.18443], "e": [np.nan]}))
     assert md.splitlines()[2] == "| x\\|y | 77.75 | 45.0 | 521.2 | - |"
 
 

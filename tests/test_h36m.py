@@ -1,4 +1,4 @@
-"""Tests of the Human3.6M converter (weakpose.data.h36m, h36m_cameras) on fixture files written in exactly the real
+"""Tests of the Human3.6M converter (weakpose.data.real.h36m, h36m_cameras) on fixture files written in exactly the real
 formats of data-formats.md Sec. 1: the learnable-triangulation labels .npy (np.save of the dict, exact structured
 dtypes), VideoPose3D's data_3d_h36m.npz (np.savez_compressed) and full-resolution JPEG frames in the processed/ tree.
 
@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from weakpose import skeleton
-from weakpose.data import h36m
+from weakpose.data.real import h36m
 from weakpose.data.format import CanonicalDataset, DatasetWriter, bone_stats
-from weakpose.data.h36m_cameras import (distort_points, project_h36m, quaternion_to_matrix, undistort_points,
+from weakpose.data.real.h36m_cameras import (distort_points, project_h36m, quaternion_to_matrix, undistort_points,
                                         vp_action_folders, vp_action_key, vp_camera)
 
 # ---- facts copied from the spec (independent of the code under test) -------------------------------------------

@@ -110,7 +110,7 @@ def test_open_dataset_real_missing_names_path_and_command(tmp_path):
     with pytest.raises(FileNotFoundError) as e:
         open_dataset("H", "real", data_root=tmp_path)
     msg = str(e.value)
-    assert str(tmp_path / "real" / "h36m") in msg and "python -m weakpose.data.prepare h36m" in msg
+    assert str(tmp_path / "real" / "h36m") in msg and "python -m weakpose.data.real.prepare h36m" in msg
     assert not (tmp_path / "synthetic").exists()  # no silent fallback
 
 

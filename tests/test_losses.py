@@ -3,6 +3,7 @@ import torch
 
 from helpers import random_pose, random_rotation, random_scene
 from weakpose import geometry as G
+from weakpose.camera import project
 from weakpose import losses as L
 from weakpose import skeleton
 
@@ -114,7 +115,7 @@ def test_heatmap_and_depth_losses_respect_weights():
 def test_relative_depth_target_matches_reconstruct_convention(rng):
     P, K = random_scene(rng, 4)
     zr = L.relative_depth_target(P)
-    Phat, _, valid = G.reconstruct(G.project(P, K), zr, K)
+    Phat, _, valid = G.reconstruct(project(P, K), zr, K)
     s = (P[:, skeleton.NECK] - P[:, skeleton.PELVIS]).norm(dim=-1)
     assert valid.all()
     torch.testing.assert_close(Phat * s[:, None, None], P)

@@ -9,9 +9,9 @@ import pytest
 import scipy.io
 
 from weakpose import skeleton
-from weakpose.data import mpi3dhp
+from weakpose.data.real import mpi3dhp
 from weakpose.data.format import CanonicalDataset
-from weakpose.data.prepare import project
+from weakpose.camera import project
 
 CROP = 256
 # Official 28-joint names (Sec. 2.4) and the 17-joint test order.

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.io
 
-from weakpose import skeleton
-from weakpose.data import mpii
+from weakpose import metrics, skeleton
+from weakpose.data.real import mpii
 from weakpose.data.format import CanonicalDataset
 
 CROP = 128
@@ -146,7 +146,7 @@ def hand_case():
 
 def test_pckh_hand_case():
     pred, gt, missing, heads = hand_case()
-    r = mpii.pckh(pred, gt, missing, heads)
+    r = metrics.pckh(pred, gt, missing, heads)
     assert r["Head"] == 100 and r["Elbow"] == 100 and r["Wrist"] == 100 and r["Ankle"] == 100
     assert r["Shoulder"] == pytest.approx(50.0)
     # weights: 14 joints without pelvis/thorax, counts 1 (r_ankle) + 13 x 2 = 27
@@ -166,7 +166,7 @@ def test_gt_valid_roundtrip(tmp_path):
     np.testing.assert_array_equal(g["jnt_missing"], missing)
     np.testing.assert_allclose(g["pos_gt_src"], gt)
     np.testing.assert_allclose(g["headboxes_src"], heads)
-    r = mpii.pckh(pred, g["pos_gt_src"], g["jnt_missing"], g["headboxes_src"])
+    r = metrics.pckh(pred, g["pos_gt_src"], g["jnt_missing"], g["headboxes_src"])
     assert r["Mean"] == pytest.approx(2500 / 27)
     scipy.io.savemat(tmp_path / "bad.mat", {"jnt_missing": missing.T[:15].astype(float),
                                             "pos_gt_src": gt.transpose(1, 2, 0),

@@ -5,9 +5,9 @@ import cv2
 import numpy as np
 import pytest
 
-from weakpose.data import mqc
+from weakpose.data.real import mqc
 from weakpose.data.format import CanonicalDataset
-from weakpose.data.prepare import main
+from weakpose.data.real.prepare import main
 
 CROP = 96
 W, H = 320, 180

@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from weakpose import experiments
+from weakpose import experiments, tables
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 EXPECTED = {"ablation.ipynb", "sota_h36m.ipynb", "sota_3dhp.ipynb", "results.ipynb", "explore.ipynb"}
@@ -89,13 +89,13 @@ def test_defaults():
                                        results_root="results", reuse=True)
     for name in ("sota_h36m.ipynb", "sota_3dhp.ipynb"):
         assert p[name]["profile"] == "small" and p[name]["source"] == "synthetic"
-    assert p["sota_h36m.ipynb"]["row"] in experiments.TABLE2
-    assert p["sota_3dhp.ipynb"]["row"] in experiments.TABLE3
+    assert p["sota_h36m.ipynb"]["row"] in tables.TABLE2
+    assert p["sota_3dhp.ipynb"]["row"] in tables.TABLE3
 
 
-@pytest.mark.parametrize("table", experiments.TABLES)
+@pytest.mark.parametrize("table", tables.TABLES)
 def test_runner_passes_exactly_the_notebook_parameters(table):
     path = experiments.NOTEBOOK_DIR / experiments.NOTEBOOKS[table]
     names = set(parameters(_read(path)))
-    for row in experiments.ROWS[table]:
+    for row in tables.ROWS[table]:
         assert set(experiments.notebook_params(table, row, "smoke", "/tmp/r")) == names, row

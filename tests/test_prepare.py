@@ -5,7 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from weakpose.data import prepare
+from weakpose import camera
+from weakpose.data.real import prepare
 from weakpose.data.format import CanonicalDataset, DatasetWriter, Record
 
 TS56_K = np.array([[1683.98345952, 0, 939.85754016], [0, 1683.98345952, 560.14074317], [0, 0, 1]])
@@ -20,7 +21,7 @@ def coordinate_image(w, h):
 
 def test_subcommands():
     try:
-        import weakpose.data.h36m  # noqa: F401  (written by another engineer; test all four when it is there)
+        import weakpose.data.real.h36m  # noqa: F401  (written by another engineer; test all four when it is there)
         names = prepare.CONVERTERS
     except ImportError:
         names = ("mpi3dhp", "mpii", "mqc")
@@ -80,10 +81,10 @@ def test_crop_view_undistorts_into_pinhole_crop():
 
 def test_project():
     K = np.array([[1497.693, 0, 1024.704], [0, 1497.103, 1051.394], [0, 0, 1]])
-    np.testing.assert_allclose(prepare.project(np.array([[-18.0923, 102.071, 3726.17]]), K), [[1017.43, 1092.4]],
+    np.testing.assert_allclose(camera.project(np.array([[-18.0923, 102.071, 3726.17]]), K), [[1017.43, 1092.4]],
                                atol=0.01)
     P = np.random.default_rng(0).normal(size=(4, 5, 3)) + [0, 0, 10]
-    assert prepare.project(P, np.stack([K] * 4)).shape == (4, 5, 2)
+    assert camera.project(P, np.stack([K] * 4)).shape == (4, 5, 2)
 
 
 def test_read_image_errors(tmp_path):
@@ -97,7 +98,7 @@ def test_read_image_errors(tmp_path):
 
 
 def test_square_box():
-    c, side = prepare.square_box(10, 20, 40, 100)
+    c, side = camera.square_box(10, 20, 40, 100)
     np.testing.assert_allclose(c, [25, 60])
     assert side == pytest.approx(80 / 0.75)
 

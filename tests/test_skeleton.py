@@ -15,9 +15,9 @@ def test_tree():
     assert len(sk.BONES) == 16
     for j, p in sk.BONES:
         assert p < j  # parents come first
-    assert sorted(sk.FLIP_PERM) == list(range(17))
-    for l, r in sk.FLIP_PAIRS:
+    for l, r in zip(sk.JOINTS_LEFT, sk.JOINTS_RIGHT):
         assert sk.JOINT_NAMES[l].replace("l_", "") == sk.JOINT_NAMES[r].replace("r_", "")
+    assert sk.BONES == tuple(zip(sk.BONE_CHILD, sk.BONE_PARENT))
 
 
 def test_lt_round_trip():

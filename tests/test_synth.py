@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from weakpose import skeleton
-from weakpose.data import render as rd
-from weakpose.data import synth
-from weakpose.data import synth_pose as sp
+from weakpose.data.synth import render as rd
+from weakpose.data.synth import __main__ as synth_cli
+from weakpose.data.synth import twins as synth
+from weakpose.data.synth import poses as sp
 from weakpose.data.format import CanonicalDataset
 
 
@@ -229,7 +230,7 @@ def test_ensure_twin_generates_once_and_says_so(tmp_path, capsys):
 
 
 def test_cli_writes_a_twin(tmp_path):
-    assert synth.main(["--twin", "Q", "--size", "tiny", "--out", str(tmp_path), "--seed", "2"]) == 0
+    assert synth_cli.main(["--twin", "Q", "--size", "tiny", "--out", str(tmp_path), "--seed", "2"]) == 0
     ds = CanonicalDataset(tmp_path / "Q-tiny-seed2")
     assert ds.meta["twin"] == "Q" and ds.meta["seed"] == 2 and ds.source == "synthetic"
 

@@ -9,7 +9,9 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from weakpose import skeleton, viz  # noqa: E402
+from weakpose import evaluate, figures, skeleton, viz  # noqa: E402
+from weakpose.data import loaders  # noqa: E402
+from weakpose.model import load_checkpoint  # noqa: E402
 from weakpose.config import make_config  # noqa: E402
 
 from helpers import random_pose, random_rotation  # noqa: E402
@@ -95,12 +97,12 @@ def checkpoint(tmp_path_factory):
 @pytest.mark.slow
 def test_load_checkpoint_rebuilds_the_model(checkpoint):
     path, model, cfg = checkpoint
-    loaded, cfg2, state = viz.load_checkpoint(path, "cpu")
+    loaded, cfg2, state = load_checkpoint(path, "cpu")
     assert cfg2 == cfg and state["step"] == 0 and not loaded.training
     for (k, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
         assert torch.equal(a, b), k
     with pytest.raises(FileNotFoundError):
-        viz.load_checkpoint(path.parent / "missing.pt")
+        load_checkpoint(path.parent / "missing.pt")
 
 
 @pytest.mark.slow
@@ -108,22 +110,22 @@ def test_inference_figures_on_the_twins(checkpoint, tmp_path):
     import cv2
 
     path, _, cfg = checkpoint
-    model, cfg, _ = viz.load_checkpoint(path)
-    ds = viz.open_data(cfg, "H")
-    rows = viz.group_rows(ds, 0, max_views=3)
+    model, cfg, _ = load_checkpoint(path)
+    ds = loaders.open_for(cfg, "H")
+    rows = evaluate.group_rows(ds, 0, max_views=3)
     assert len(rows) == 3 and (ds.split_mask("test")[rows]).all() and len(set(ds.group[rows])) == 1
-    res = viz.infer_rows(model, cfg, ds, rows)
+    res = evaluate.infer_rows(model, cfg, ds, rows)
     h = cfg.input_size // cfg.stride
     assert res["heatmaps"].shape == (3, skeleton.J, h, h) and res["pose_mm"].shape == (3, skeleton.J, 3)
     assert np.isfinite(res["gt3d"]).all() and res["input"].shape == (3, cfg.input_size, cfg.input_size, 3)
     viz.maps_figure(res).savefig(tmp_path / "maps.png")
     viz.group_3d_figure(res)
-    fig, spread = viz.figure2([("only", path)], max_views=4)
+    fig, spread = figures.figure2([("only", path)], max_views=4)
     fig.savefig(tmp_path / "fig2.png")
     assert spread["views"].iloc[0] == 4 and np.isfinite(spread["spread_mm"]).all()
-    assert viz.skeleton_viewer([("a", path), ("b", path)]).data
+    assert figures.skeleton_viewer([("a", path), ("b", path)]).data
     cv2.imwrite(str(tmp_path / "person.jpg"), np.full((80, 50, 3), 128, np.uint8))
-    img = viz.infer_image(model, cfg, tmp_path / "person.jpg")
+    img = evaluate.infer_image(model, cfg, tmp_path / "person.jpg")
     assert img["uv"].shape == (1, skeleton.J, 2) and not img["vis2d"].any()
     with pytest.raises(FileNotFoundError):
-        viz.infer_image(model, cfg, tmp_path / "none.jpg")
+        evaluate.infer_image(model, cfg, tmp_path / "none.jpg")

@@ -19,7 +19,7 @@ import torch
 
 from weakpose import losses
 from weakpose.config import make_config, parse_overrides
-from weakpose.trainer import Run, _loader
+from weakpose.trainer import Run
 
 
 def _timed(fn, steps: int, warmup: int, device: torch.device) -> float:
@@ -52,20 +52,10 @@ def run_bench(cfg, out_dir: str, steps: int = 20, warmup: int = 5) -> dict:
         loss.backward()
         opt.step()
 
-    pin = dev.type == "cuda"
-    it2 = _loader(run._set2d(), cfg.batch_2d, cfg, 0, 0, pin, 0, 1)
-    itm = _loader(run._setmv(), cfg.batch_mv, cfg, 0, 1, pin, 0, 1) if run.setsmv else None
-    run.pseudo_ready = True
-    step = [run.step]
+    it2, itm = run.loader_2d(0), run.loader_mv(0)
 
     def full():
-        b2 = run._to_device(next(it2), is2d=True)
-        bm = run._to_device(next(itm)) if itm is not None else None
-        terms = run.loss_terms(b2, bm, step[0], main=True)
-        opt.zero_grad(set_to_none=True)
-        terms["total"].backward()
-        opt.step()
-        step[0] += 1
+        run.train_step(*run.next_batches(it2, itm), main=True)
 
     t_bare = _timed(bare, steps, warmup, dev)
     t_full = _timed(full, steps, warmup, dev)

@@ -10,6 +10,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+import torch
+
 SOURCES = ("synthetic", "real")
 MV_KEYS = ("H", "I", "Q")
 SUP2D_KEYS = ("H", "M")
@@ -93,8 +95,13 @@ class TrainConfig:
             return "ws+r" if self.known_R else "ws"
         return "2d"
 
-    def loss_terms(self) -> dict[str, bool]:
-        """The loss terms this configuration switches on in the main stage."""
+    def loss_terms(self, stage: str = "main") -> dict[str, bool]:
+        """The loss terms switched on in ``stage``: "pretrain" (Appendix A: L_H on the 2D-labelled images only) or
+        "main" (what the mode decides). The one place where terms are switched; the trainer asks nothing else."""
+        if stage == "pretrain":
+            return {"heatmap": True, "depth": False, "mc": False, "limb": False}
+        if stage != "main":
+            raise ValueError(f"stage must be 'pretrain' or 'main', got {stage!r}")
         return {"heatmap": self.use_heatmap_loss, "depth": bool(self.sup3d),
                 "mc": bool(self.mv), "limb": bool(self.mv)}
 
@@ -168,3 +175,30 @@ def config_from_dict(d: dict) -> TrainConfig:
     if "sup3d_subjects" in d:
         d["sup3d_subjects"] = tuple(d["sup3d_subjects"])
     return TrainConfig(**d)
+
+
+# Flat row keys of the paper's tables and their values when a row does not name them (= the TrainConfig defaults).
+ROW_DEFAULTS = dict(sup2d="H+M", sup3d="", sup3d_subjects="", mv="H", known_R=False, use_heatmap_loss=True, eval_on="H")
+
+
+def make_run_config(profile: str = "small", source: str = "synthetic", data_root: str = "", device: str = "auto",
+                    seed: int = 0, **row) -> TrainConfig:
+    """The TrainConfig of one run from flat notebook parameters (``sup3d_subjects`` as "S1" or "S1,S5"): what the
+    notebooks and the table runner both call, so a run lands where the runner expects it."""
+    unknown = set(row) - set(ROW_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown row parameters {sorted(unknown)}; allowed: {sorted(ROW_DEFAULTS)}")
+    flat = {**ROW_DEFAULTS, **row}
+    flat["sup3d_subjects"] = tuple(s.strip() for s in str(flat["sup3d_subjects"]).split(",") if s.strip())
+    return make_config(profile, source=source, data_root=str(data_root or ""), device=device, seed=int(seed), **flat)
+
+
+def resolve_device(name: str | torch.device) -> torch.device:
+    """"auto" -> cuda when available, else cpu; "cuda" without CUDA raises; a torch.device passes through."""
+    if isinstance(name, torch.device):
+        return name
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device='cuda' was asked for but CUDA is not available")
+    return torch.device(name)

@@ -71,15 +71,6 @@ def heatmap_confidence(heatmaps: torch.Tensor, uv: torch.Tensor, stride: int = 4
     return val.reshape(b, j).clamp(0.0, 1.0)
 
 
-def project(points: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
-    """Perspective projection: (u, v) = (K p)_{xy} / (K p)_z.
-
-    points: (..., J, 3) camera frame (any unit); K: (..., 3, 3) px. Returns (..., J, 2) px.
-    """
-    m = torch.einsum("...ij,...nj->...ni", K, points)
-    return m[..., :2] / m[..., 2:3]
-
-
 def reconstruct(uv: torch.Tensor, z_rel: torch.Tensor, K: torch.Tensor, root: int = skeleton.PELVIS,
                 neck: int = skeleton.NECK, eps: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Scale-normalised 3D pose from the 2.5D pose, eqs. 1-3, in closed form.
@@ -187,9 +178,7 @@ def apply_transform(points: torch.Tensor, R: torch.Tensor, t: torch.Tensor, scal
 
 def bone_vectors(points: torch.Tensor) -> torch.Tensor:
     """(..., J, 3) -> (..., 16, 3) child - parent for the bones E of eq. 11."""
-    child = [c for c, _ in skeleton.BONES]
-    parent = [p for _, p in skeleton.BONES]
-    return points[..., child, :] - points[..., parent, :]
+    return points[..., list(skeleton.BONE_CHILD), :] - points[..., list(skeleton.BONE_PARENT), :]
 
 
 def fit_scale(points: torch.Tensor, mean_bone: torch.Tensor) -> torch.Tensor:

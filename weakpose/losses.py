@@ -23,6 +23,9 @@ import torch
 
 from weakpose import geometry, skeleton
 
+# The loss terms of eq. 7 as the trainer logs them (history.csv columns), in this order.
+LOSS_NAMES = ("total", "heatmap", "depth", "mc", "limb")
+
 
 def gaussian_heatmaps(uv: torch.Tensor, height: int, width: int, stride: int = 4, sigma: float = 2.0) -> torch.Tensor:
     """Target heatmaps H^2D_gt: an unnormalised Gaussian (peak 1) at each joint.
@@ -63,15 +66,18 @@ def relative_depth_target(joints3d: torch.Tensor) -> torch.Tensor:
     return (joints3d[..., 2] - joints3d[:, skeleton.PELVIS, None, 2]) / s[:, None]
 
 
-def pair_transforms(points: torch.Tensor, conf: torch.Tensor, rotations: torch.Tensor | None = None):
+def pair_transforms(points: torch.Tensor, conf: torch.Tensor, rotations: torch.Tensor | None = None,
+                    known: torch.Tensor | None = None):
     """R_c^{c'} and t of eq. 10 for every ordered view pair, without gradient (Sec. 3.3, following Rhodin et al.).
 
     View c' (the source) is aligned onto view c (the target) with weights phi_{j,c} phi_{j,c'}. With known
     extrinsics (the WS+R setting) pass ``rotations`` = the camera rotations R_c (world -> camera): then
     R_c^{c'} = R_c R_c'^T and only the translation is fitted in closed form (weighted centroids), because the poses
-    are scale-normalised and the metric translation between the cameras does not apply to them.
+    are scale-normalised and the metric translation between the cameras does not apply to them. ``known`` (B,)
+    bool says which groups have extrinsics; the others (e.g. MQC tracklets in an H+I+Q batch) fall back to eq. 10.
 
-    points: (B, C, J, 3) scale-normalised; conf: (B, C, J); rotations: (B, C, 3, 3) or None.
+    points: (B, C, J, 3) scale-normalised; conf: (B, C, J); rotations: (B, C, 3, 3) or None; known: (B,) or None
+    (= every group known when ``rotations`` is given).
     Returns R (B, P, 3, 3), t (B, P, 3) for the P = C (C - 1) pairs of `ordered_pairs(C)`; float32 at least.
     """
     B, C, J, _ = points.shape
@@ -86,7 +92,12 @@ def pair_transforms(points: torch.Tensor, conf: torch.Tensor, rotations: torch.T
         ws = w.sum(-1, keepdim=True).clamp_min(1e-12)
         mu_t = (w[..., None] * target).sum(-2) / ws
         mu_s = (w[..., None] * source).sum(-2) / ws
-        return R, mu_t - torch.einsum("...ij,...j->...i", R, mu_s)
+        t = mu_t - torch.einsum("...ij,...j->...i", R, mu_s)
+        if known is None:
+            return R, t
+        Rp, tp = geometry.rigid_align(source, target, w)
+        k = known.reshape(B, 1, 1).expand(B, R.shape[1], 1)
+        return torch.where(k[..., None], R, Rp), torch.where(k, t, tp)
 
 
 def ordered_pairs(C: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -132,15 +143,18 @@ def consistency_distance(points: torch.Tensor, conf: torch.Tensor, R: torch.Tens
 
 
 def multiview_consistency(points: torch.Tensor, conf: torch.Tensor, view_mask: torch.Tensor | None = None,
-                          rotations: torch.Tensor | None = None, distance: str = "euclidean") -> torch.Tensor:
+                          rotations: torch.Tensor | None = None, known: torch.Tensor | None = None,
+                          distance: str = "euclidean") -> torch.Tensor:
     """L_MC of eq. 8: every ordered view pair c != c', view c' rigidly aligned onto view c by eq. 10 (R detached,
     or from known extrinsics for WS+R), confidence-weighted distances summed over joints, averaged over pairs.
+    This is the function the trainer calls.
 
     points: (B, C, J, 3) scale-normalised poses, each in its own camera frame; conf: (B, C, J) phi;
-    view_mask: (B, C) bool (False = padded view); rotations: (B, C, 3, 3) world->camera or None.
+    view_mask: (B, C) bool (False = padded or invalid view); rotations: (B, C, 3, 3) world->camera or None;
+    known: (B,) bool groups whose ``rotations`` are real (others use eq. 10) or None.
     Returns a scalar. See `pair_transforms` and `consistency_distance`.
     """
-    R, t = pair_transforms(points, conf, rotations)
+    R, t = pair_transforms(points, conf, rotations, known)
     return consistency_distance(points, conf, R, t, view_mask, distance)
 
 
@@ -151,8 +165,7 @@ def limb_length_loss(points: torch.Tensor, conf: torch.Tensor, mean_bone: torch.
     points: (N, J, 3) scale-normalised; conf: (N, J) (detached inside); mean_bone: (16,) scale-normalised mean
     bone lengths ordered as `skeleton.BONES`; mask: (N,) bool poses to include. Returns a scalar (mean over poses).
     """
-    child = [a for a, _ in skeleton.BONES]
-    parent = [p for _, p in skeleton.BONES]
+    child, parent = list(skeleton.BONE_CHILD), list(skeleton.BONE_PARENT)
     lengths = geometry.bone_vectors(points).norm(dim=-1)               # (N, 16)
     w = (conf[:, child] * conf[:, parent]).detach()
     per_pose = (w * (lengths - mean_bone.to(lengths)) ** 2).sum(-1)

@@ -11,6 +11,8 @@ import torch
 from weakpose import geometry, skeleton
 
 PCK_THRESHOLD_MM = 150.0
+SC_BIAS = 0.6  # PCKh head size = 0.6 x head-box diagonal (data-formats.md Sec. 3)
+MPII_J = len(skeleton.JOINT_NAMES_MPII16)
 AUC_THRESHOLDS_MM = np.arange(0.0, 151.0, 5.0)  # 0:5:150, 31 values
 
 
@@ -93,3 +95,41 @@ def mpjpe_2d(pred, gt, visible=None) -> np.ndarray:
     n = vis.sum(-1).double()
     out = torch.where(vis, err, torch.zeros_like(err)).sum(-1) / n
     return out.numpy()
+
+
+def pckh(pred: np.ndarray, gt: np.ndarray, missing: np.ndarray, headboxes: np.ndarray,
+         threshold: float = 0.5) -> dict[str, float]:
+    """PCKh as HRNet's ``MPIIDataset.evaluate`` computes it (data-formats.md Sec. 3).
+
+    Args:
+        pred, gt: (N, 16, 2) pixels in MPII joint order, the same pixel convention (distances only).
+        missing: (N, 16) bool, True = joint not annotated (not counted).
+        headboxes: (N, 2, 2) two corners (corner, xy) of each head box, pixels.
+        threshold: fraction of the head size (0.6 x head-box diagonal, SC_BIAS).
+    Returns percentages: Head, Shoulder, Elbow, Wrist, Hip, Knee, Ankle (left/right averaged), Mean (weighted by
+    joint counts, pelvis and thorax excluded) at ``threshold``, and Mean@0.1.
+    """
+    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    if pred.shape != gt.shape or pred.shape[1:] != (MPII_J, 2):
+        raise ValueError(f"pred and gt must both be (N, 16, 2), got {pred.shape} and {gt.shape}")
+    visible = ~np.asarray(missing, bool)
+    headsize = SC_BIAS * np.linalg.norm(headboxes[:, 1] - headboxes[:, 0], axis=-1)  # (N,)
+    err = np.linalg.norm(pred - gt, axis=-1) / headsize[:, None]  # (N, 16) in head sizes
+    count = visible.sum(0)
+    weight = count.astype(np.float64)
+    weight[[6, 7]] = 0.0  # pelvis and thorax are masked out of the mean
+    weight /= weight.sum()
+
+    def per_joint(th: float) -> np.ndarray:
+        hit = ((err <= th) & visible).sum(0)
+        return 100.0 * np.divide(hit, count, out=np.zeros(MPII_J), where=count > 0)
+
+    p, p01 = per_joint(threshold), per_joint(0.1)
+    name = {n: i for i, n in enumerate(skeleton.JOINT_NAMES_MPII16)}
+
+    def pair(part: str) -> float:
+        return 0.5 * (p[name["left_" + part]] + p[name["right_" + part]])
+
+    return {"Head": float(p[name["head_top"]]), "Shoulder": float(pair("shoulder")), "Elbow": float(pair("elbow")),
+            "Wrist": float(pair("wrist")), "Hip": float(pair("hip")), "Knee": float(pair("knee")),
+            "Ankle": float(pair("ankle")), "Mean": float((p * weight).sum()), "Mean@0.1": float((p01 * weight).sum())}

@@ -83,7 +83,7 @@ class PoseNet(nn.Module):
             images: (B, 3, H_in, W_in) float RGB in [0, 255] (channels_last welcome).
             K: (B, 3, 3) px intrinsics of the input images, or None to skip the 3D reconstruction.
         Returns a dict:
-            heatmaps (B, J, H, W) raw H^2D; depth_maps (B, J, H, W) H^z; uv (B, J, 2) px of the input image (eq. 4);
+            heatmaps (B, J, H, W) raw H^2D; probs (B, J, H, W) normalised H-bar^2D (eq. 4); depth_maps (B, J, H, W) H^z; uv (B, J, 2) px of the input image (eq. 4);
             z_rel (B, J) scale-normalised relative depth (eq. 5); conf (B, J) phi = H^2D at uv;
             with K also points (B, J, 3) scale-normalised 3D (eqs. 1-3), z_root (B,), valid (B,) bool.
         """
@@ -93,7 +93,7 @@ class PoseNet(nn.Module):
         depth_maps = self.depth(feats).float()
         uv, probs = geometry.soft_argmax(heatmaps, self.stride, self.temperature)
         out = {
-            "heatmaps": heatmaps, "depth_maps": depth_maps, "uv": uv,
+            "heatmaps": heatmaps, "probs": probs, "depth_maps": depth_maps, "uv": uv,
             "z_rel": geometry.relative_depth(probs, depth_maps),
             "conf": geometry.heatmap_confidence(heatmaps.detach(), uv.detach(), self.stride),
         }
@@ -109,11 +109,13 @@ class PoseNet(nn.Module):
 
 
 def load_checkpoint(path, device="cpu"):
-    """Rebuild a model from a trainer checkpoint's own config. Returns (model in eval mode, TrainConfig, state)."""
+    """Rebuild a model from a trainer checkpoint's own config. ``device``: "auto", "cpu", "cuda" or a torch.device.
+    Returns (model in eval mode, TrainConfig, state)."""
     from pathlib import Path
 
-    from weakpose.config import config_from_dict
+    from weakpose.config import config_from_dict, resolve_device
 
+    device = resolve_device(device)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} not found")

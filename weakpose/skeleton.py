@@ -18,27 +18,19 @@ JOINT_NAMES: tuple[str, ...] = (
 J = len(JOINT_NAMES)
 PELVIS = 0
 NECK = 8  # Thorax: the paper's "neck" for the scale normalisation of eq. 1
-ROOT = PELVIS
 
 PARENTS: tuple[int, ...] = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
 # E of eq. 11: (child, parent) for every non-root joint, 16 bones.
 BONES: tuple[tuple[int, int], ...] = tuple((j, p) for j, p in enumerate(PARENTS) if p >= 0)
+BONE_CHILD: tuple[int, ...] = tuple(c for c, _ in BONES)    # the one copy of the bone index lists, (16,)
+BONE_PARENT: tuple[int, ...] = tuple(p for _, p in BONES)
 JOINTS_LEFT: tuple[int, ...] = (4, 5, 6, 11, 12, 13)
 JOINTS_RIGHT: tuple[int, ...] = (1, 2, 3, 14, 15, 16)
-# Left/right pairs for horizontal flips.
-FLIP_PAIRS: tuple[tuple[int, int], ...] = tuple(zip(JOINTS_LEFT, JOINTS_RIGHT))
-FLIP_PERM: tuple[int, ...] = tuple(
-    {**{l: r for l, r in FLIP_PAIRS}, **{r: l for l, r in FLIP_PAIRS}}.get(j, j) for j in range(J)
-)
 
 # MPI-INF-3DHP evaluation: 14 joints (official joint groups, pelvis, spine and head/nose excluded), in the
 # official order head_top, neck, r_sho, r_elb, r_wri, l_sho, l_elb, l_wri, r_hip, r_knee, r_ankle, l_hip,
 # l_knee, l_ankle (data-formats.md Sec. 2.6).
 PCK14: tuple[int, ...] = (10, 8, 14, 15, 16, 11, 12, 13, 1, 2, 3, 4, 5, 6)
-PCK14_GROUPS: dict[str, tuple[int, ...]] = {
-    "head": (10,), "neck": (8,), "shoulder": (14, 11), "elbow": (15, 12), "wrist": (16, 13),
-    "hip": (1, 4), "knee": (2, 5), "ankle": (3, 6),
-}
 
 # ---- index maps from other orders (data-formats.md Sec. 1.1, 2.4, 3) ----------------------------------
 # learnable-triangulation H36M order (B): "16 joints in MPII slots + Neck/Nose", root at 6.
@@ -52,6 +44,13 @@ FROM_3DHP28 = np.array([4, 23, 24, 25, 18, 19, 20, 3, 5, 6, 7, 9, 10, 11, 14, 15
 # MPII 16 (0 r_ankle .. 15 l_wrist). MPII has no spine and no nose: those are missing. MPII's thorax
 # (top of the sternum) is our thorax; MPII's upper_neck (8) has no counterpart in H36M-17 and is dropped.
 FROM_MPII16 = np.array([6, 2, 1, 0, 3, 4, 5, -1, 7, -1, 9, 13, 14, 15, 12, 11, 10])
+
+# MPII's own 16-joint order (the PCKh protocol of `weakpose.metrics.pckh` works in it).
+JOINT_NAMES_MPII16: tuple[str, ...] = (
+    "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "pelvis", "thorax",
+    "upper_neck", "head_top", "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow",
+    "left_wrist",
+)
 
 INDEX_MAPS: dict[str, tuple[np.ndarray, int]] = {
     "lt17": (FROM_LT17, 17),
@@ -95,6 +94,4 @@ def remap(points: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
 
 def bone_lengths(pose: np.ndarray) -> np.ndarray:
     """Lengths of the bones E (eq. 11). pose: (..., 17, 3) -> (..., 16), same units as the input."""
-    child = np.array([c for c, _ in BONES])
-    parent = np.array([p for _, p in BONES])
-    return np.linalg.norm(pose[..., child, :] - pose[..., parent, :], axis=-1)
+    return np.linalg.norm(pose[..., list(BONE_CHILD), :] - pose[..., list(BONE_PARENT), :], axis=-1)

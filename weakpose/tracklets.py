@@ -14,8 +14,8 @@ the frames of one person's track are views of one static pose. Per video (one fo
    the neck (8) or the pelvis (0) has confidence < tau (both are needed for z_root, eq. 3); then tracklets with
    fewer than 5 frames are dropped (`drop_reasons`, `keep_tracklet`). The filters run after the tracking, so a
    briefly occluded person keeps one identity across the frames whose poses are dropped;
-5. the surviving tracklets are written as tracklets JSON, the format ``python -m weakpose.data.prepare mqc
-   --tracklets`` reads (`weakpose.data.mqc`), and as a canonical dataset: one multi-view group per tracklet, view
+5. the surviving tracklets are written as tracklets JSON, the format ``python -m weakpose.data.real.prepare mqc
+   --tracklets`` reads (`weakpose.data.real.mqc`), and as a canonical dataset: one multi-view group per tracklet, view
    = position in the tracklet, no labels, per-frame ``K_crop = A K`` (the conventions of `mqc.write_tracklets`).
 
 Inputs. Frames: the image files (.jpg .jpeg .png .bmp) of a folder; a folder holding only sub-folders is one clip
@@ -50,35 +50,16 @@ import torch
 from tqdm.auto import tqdm
 
 from weakpose import skeleton
-from weakpose.data import mqc
-from weakpose.data.crops import crop_affine, crop_image, transform_points
-from weakpose.data.format import DEFAULT_CROP_MARGIN, DatasetWriter, Record
-from weakpose.data.prepare import DEFAULT_CROP_SIZE, crop_view, read_image, save_extra, square_box
+from weakpose.camera import DEFAULT_CROP_MARGIN, crop_affine, crop_image, square_box, transform_points
+from weakpose.config import resolve_device
+from weakpose.data.format import DatasetWriter, Record
+from weakpose.data.real.prepare import DEFAULT_CROP_SIZE, crop_view, read_image, save_extra
 from weakpose.model import load_checkpoint
-from weakpose.trainer import resolve_device
+from weakpose.tracking import drop_reasons, keep_pose, keep_tracklet, link
+from weakpose.tracklet_inputs import (DETECTIONS_HINT, DETECTOR_ARCHS, Frame, Intrinsics, clip_folders, detect_people,
+                                      list_frames, load_detector, load_intrinsics, read_coco_detections)
 
-PERSON = 1  # COCO category id
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
-# OKS fall-off kappa = 2 sigma per joint: COCO's keypoint sigmas on our joints (pelvis, spine: the hips'; thorax:
-# the shoulders'; nose: the nose's; head top: the ears').
-KAPPA = 2 * np.array([.107, .107, .087, .089, .107, .087, .089, .107, .079, .026, .035, .079, .072, .062, .079, .072,
-                      .062])
-DETECTOR_ARCHS = ("fasterrcnn_resnet50_fpn", "fasterrcnn_resnet50_fpn_v2", "fasterrcnn_mobilenet_v3_large_fpn",
-                  "fasterrcnn_mobilenet_v3_large_320_fpn", "keypointrcnn_resnet50_fpn")
-DETECTIONS_HINT = ("Give person boxes as a COCO results JSON (--detections FILE or a folder of <clip_id>.json: "
-                   '[{"image_id": <frame file stem>, "category_id": 1, "bbox": [x, y, w, h], "score": s}, ...]) '
-                   "from any person detector, or a local torchvision detector state dict (--detector-weights FILE "
-                   f"[--detector-arch {{{','.join(DETECTOR_ARCHS)}}}]); weakpose never downloads weights.")
 PoseFn = Callable[[np.ndarray, np.ndarray, "Frame"], tuple[np.ndarray, np.ndarray]]
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One video frame: index (0-based position), ts (frame_ts: integer file stem, else the index), path."""
-
-    index: int
-    ts: int
-    path: Path
 
 
 @dataclass(frozen=True)
@@ -100,283 +81,6 @@ class Params:
             raise ValueError(f"max_low_fraction and iou_weight must lie in [0, 1], got {self}")
         if self.min_length < 1 or self.max_gap < 0:
             raise ValueError(f"min_length must be >= 1 and max_gap >= 0, got {self}")
-
-
-# --------------------------------------------------------------------------------------------- filters (Sec. 4.1)
-def too_many_low_joints(conf: np.ndarray, tau: float = 0.5, max_low_fraction: float = 0.5) -> np.ndarray:
-    """(..., J) confidences -> (...,) bool, True where more than ``max_low_fraction`` of the J joints have
-    confidence < tau. A confidence equal to tau is not low; NaN is low. Exactly half low (J even) is kept."""
-    conf = np.asarray(conf, np.float64)
-    return (~(conf >= tau)).sum(-1) > max_low_fraction * conf.shape[-1]
-
-
-def joint_below(conf: np.ndarray, joint: int, tau: float = 0.5) -> np.ndarray:
-    """(..., J) -> (...,) bool: joint ``joint`` has confidence < tau (NaN counts as below)."""
-    return ~(np.asarray(conf, np.float64)[..., joint] >= tau)
-
-
-def drop_reasons(conf: np.ndarray, tau: float = 0.5, max_low_fraction: float = 0.5) -> dict[str, np.ndarray]:
-    """The three pose filters of Sec. 4.1 on (..., J) confidences, each (...,) bool (True = drop):
-    "half_joints" (more than half the joints < tau), "neck" (joint 8 < tau), "pelvis" (joint 0 < tau)."""
-    return {"half_joints": too_many_low_joints(conf, tau, max_low_fraction),
-            "neck": joint_below(conf, skeleton.NECK, tau), "pelvis": joint_below(conf, skeleton.PELVIS, tau)}
-
-
-def keep_pose(conf: np.ndarray, tau: float = 0.5, max_low_fraction: float = 0.5) -> np.ndarray:
-    """(..., J) -> (...,) bool: the pose passes all three filters of `drop_reasons`."""
-    return ~np.logical_or.reduce(list(drop_reasons(conf, tau, max_low_fraction).values()))
-
-
-def keep_tracklet(length: int | np.ndarray, min_length: int = 5) -> bool | np.ndarray:
-    """A tracklet of ``length`` frames (after the pose filters) is kept when length >= min_length."""
-    return np.asarray(length) >= min_length
-
-
-# --------------------------------------------------------------------------------------------- tracking ([49])
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of boxes (N, 4) and (M, 4), x0 y0 x1 y1 px -> (N, M)."""
-    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
-    lo, hi = np.maximum(a[:, None, :2], b[None, :, :2]), np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(hi - lo, 0, None).prod(-1)
-    area = lambda x: np.clip(x[:, 2:] - x[:, :2], 0, None).prod(-1)  # noqa: E731
-    return inter / np.maximum(area(a)[:, None] + area(b)[None] - inter, 1e-9)
-
-
-def pose_oks(ja: np.ndarray, ca: np.ndarray, jb: np.ndarray, cb: np.ndarray, area: np.ndarray) -> np.ndarray:
-    """OKS-like pose similarity in [0, 1]: sum_j w_j exp(-d_j^2 / (2 area kappa_j^2)) / sum_j w_j, with d_j the pixel
-    distance of joint j, w_j = min(conf_a, conf_b) clipped to [0, 1] (NaN = 0), kappa = `KAPPA`.
-
-    ja (N, J, 2), jb (M, J, 2) px; ca (N, J), cb (M, J); area (N, M) px^2 (the squared object scale). Pairs
-    without a confident joint in common score 0. Returns (N, M)."""
-    d2 = ((np.asarray(ja, np.float64)[:, None] - np.asarray(jb, np.float64)[None]) ** 2).sum(-1)    # (N, M, J)
-    e = np.exp(-d2 / (2 * np.asarray(area, np.float64)[..., None] * KAPPA[: d2.shape[-1]] ** 2))
-    w = np.clip(np.nan_to_num(np.minimum(np.asarray(ca)[:, None], np.asarray(cb)[None]), nan=0.0), 0.0, 1.0)
-    w = np.where(np.isfinite(e), w, 0.0)
-    num, den = (w * np.nan_to_num(e)).sum(-1), w.sum(-1)
-    return np.where(den > 0, num / np.maximum(den, 1e-12), 0.0)
-
-
-def similarity(boxes_a, joints_a, conf_a, boxes_b, joints_b, conf_b, iou_weight: float = 0.5) -> np.ndarray:
-    """sim = w IoU + (1 - w) OKS between N people of one frame and M of another (boxes (., 4) px, joints
-    (., J, 2) px, conf (., J)); the OKS scale^2 is the geometric mean of the two box areas. Returns (N, M)."""
-    wa = np.clip(boxes_a[:, 2:] - boxes_a[:, :2], 0, None).prod(-1)
-    wb = np.clip(boxes_b[:, 2:] - boxes_b[:, :2], 0, None).prod(-1)
-    area = np.sqrt(wa[:, None] * wb[None]) + 1e-9
-    return iou_weight * box_iou(boxes_a, boxes_b) + (1 - iou_weight) * pose_oks(joints_a, conf_a, joints_b, conf_b,
-                                                                               area)
-
-
-def greedy_match(sim: np.ndarray, min_similarity: float) -> list[tuple[int, int]]:
-    """Greedy one-to-one assignment on an (N, M) similarity: repeatedly take the most similar free pair while its
-    similarity >= min_similarity (ties: lower flat index first). Returns [(i, j), ...] in the order taken."""
-    sim = np.asarray(sim, np.float64)
-    order = np.argsort(-sim, axis=None, kind="stable")
-    used_i, used_j, out = set(), set(), []
-    for flat in order:
-        i, j = divmod(int(flat), sim.shape[1])
-        if not sim[i, j] >= min_similarity:
-            break
-        if i not in used_i and j not in used_j:
-            used_i.add(i)
-            used_j.add(j)
-            out.append((i, j))
-    return out
-
-
-def link(boxes: Sequence[np.ndarray], joints: Sequence[np.ndarray], conf: Sequence[np.ndarray],
-         iou_weight: float = 0.5, min_similarity: float = 0.3, max_gap: int = 0) -> list[list[tuple[int, int]]]:
-    """Pose-based tracking over F frames. Per frame f: boxes[f] (N_f, 4) px, joints[f] (N_f, J, 2) px, conf[f]
-    (N_f, J). Each track's last person is matched greedily (`greedy_match` on `similarity`) to the people of frame
-    f if it was seen at most ``max_gap`` frames before f - 1; unmatched people start new tracks.
-    Returns tracks as lists of (frame, person index), in order of their first frame."""
-    tracks: list[list[tuple[int, int]]] = []
-    for f in range(len(boxes)):
-        cand = [k for k, tr in enumerate(tracks) if f - tr[-1][0] <= 1 + max_gap]
-        taken: set[int] = set()
-        if cand and len(boxes[f]):
-            last = [tracks[k][-1] for k in cand]
-            pick = lambda arrs: np.stack([arrs[g][d] for g, d in last])  # noqa: E731
-            sim = similarity(pick(boxes), pick(joints), pick(conf), boxes[f], joints[f], conf[f], iou_weight)
-            for i, j in greedy_match(sim, min_similarity):
-                tracks[cand[i]].append((f, j))
-                taken.add(j)
-        tracks += [[(f, j)] for j in range(len(boxes[f])) if j not in taken]
-    return tracks
-
-
-# --------------------------------------------------------------------------------------------- inputs
-def _key(x) -> int | str:
-    s = str(x)
-    return int(s) if isinstance(x, (int, np.integer)) or s.isdigit() else s
-
-
-def list_frames(folder: str | Path) -> list[Frame]:
-    """The frames of one clip folder (module docstring: order and frame_ts). Raises FileNotFoundError / ValueError."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"frames folder {folder} not found")
-    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-    if not files:
-        raise ValueError(f"{folder}: no frame images ({', '.join(IMAGE_SUFFIXES)})")
-    numeric = all(p.stem.isdigit() for p in files)
-    files.sort(key=(lambda p: int(p.stem)) if numeric else (lambda p: p.name))
-    if len({_key(p.stem) for p in files}) != len(files):
-        raise ValueError(f"{folder}: two frame files share a stem (e.g. 1.jpg and 01.png); stems must be unique")
-    return [Frame(i, int(p.stem) if numeric else i, p) for i, p in enumerate(files)]
-
-
-def clip_folders(frames: str | Path | Sequence) -> list[Path]:
-    """One folder per clip: each given folder with images is a clip, one with only sub-folders holds clips."""
-    out = []
-    for f in [frames] if isinstance(frames, (str, Path)) else frames:
-        f = Path(f)
-        if not f.is_dir():
-            raise FileNotFoundError(f"frames folder {f} not found")
-        if any(p.suffix.lower() in IMAGE_SUFFIXES for p in f.iterdir() if p.is_file()):
-            out.append(f)
-        else:
-            out += sorted(p for p in f.iterdir() if p.is_dir())
-    if not out:
-        raise ValueError(f"no clip folders with frame images in {frames}")
-    return out
-
-
-@dataclass(frozen=True)
-class Intrinsics:
-    """Per-frame intrinsics of one clip: either ``normalised`` (F, 4) MQC (fx, fy, cx, cy) scaled by each frame's
-    size, or ``pixels`` (F, 3, 3); ``w2c`` (F, 3, 4) SLAM world->camera from an MQC file, else None."""
-
-    source: str
-    normalised: np.ndarray | None = None
-    pixels: np.ndarray | None = None
-    w2c: np.ndarray | None = None
-
-    def K(self, index: int, width: int, height: int) -> np.ndarray:
-        """(3, 3) pixel K of frame ``index`` for a width x height frame."""
-        if self.normalised is not None:
-            return mqc.pixel_K(self.normalised[index], width, height)
-        return self.pixels[index]
-
-
-def load_intrinsics(source, frames: Sequence[Frame], clip_id: str = "") -> Intrinsics:
-    """Intrinsics of one clip from an MQC .txt, a JSON / .npy file, a folder holding ``<clip_id>.*`` or an array
-    (3, 3) / (F, 3, 3) px (module docstring). Raises FileNotFoundError or ValueError saying what was expected."""
-    if isinstance(source, (str, Path)) and Path(source).is_dir():
-        dirs = [Path(source), *sorted(d for d in Path(source).iterdir() if d.is_dir())]
-        hits = [d / f"{clip_id}{s}" for d in dirs for s in (".txt", ".json", ".npy") if (d / f"{clip_id}{s}").is_file()]
-        if not hits:
-            raise FileNotFoundError(f"no intrinsics {clip_id}.txt|.json|.npy in {source} or its sub-folders")
-        source = hits[0]
-    name = str(source) if isinstance(source, (str, Path)) else "intrinsics array"
-    if isinstance(source, (str, Path)):
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"intrinsics file {path} not found")
-        if path.suffix == ".txt":
-            clip = mqc.parse_clip(path)
-            row = {int(t): i for i, t in enumerate(clip.timestamps)}
-            missing = [f.path.name for f in frames if f.ts not in row]
-            if missing:
-                raise ValueError(f"{path}: frames {missing[:3]} have stems that are not timestamps (µs) listed in "
-                                 "this MQC camera file; name frames <timestamp_us>.jpg")
-            idx = [row[f.ts] for f in frames]
-            return Intrinsics(str(path), normalised=clip.intrinsics[idx], w2c=clip.w2c[idx])
-        if path.suffix == ".npy":
-            source = np.load(path)
-        elif path.suffix == ".json":
-            source = json.loads(path.read_text())
-            source = source.get("K") if isinstance(source, dict) else source
-        else:
-            raise ValueError(f"{path}: expected an MQC camera file (.txt), .json or .npy intrinsics")
-    K = np.asarray(source, np.float64)
-    if K.shape == (3, 3):
-        K = np.broadcast_to(K, (len(frames), 3, 3))
-    if K.shape != (len(frames), 3, 3):
-        raise ValueError(f"{name}: expected one (3, 3) K or one per frame ({len(frames)}, 3, 3), got {K.shape}")
-    if not np.isfinite(K).all() or not np.allclose(K[:, 2], [0, 0, 1]) or (np.abs(np.linalg.det(K)) < 1e-9).any():
-        raise ValueError(f"{name}: K must be finite pixel intrinsics with last row [0, 0, 1]")
-    return Intrinsics(name, pixels=np.array(K))
-
-
-def read_coco_detections(path: str | Path, frames: Sequence[Frame], category: int = PERSON
-                         ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Person boxes per frame from a COCO results JSON (module docstring). Returns, per frame, boxes (N, 4) x0 y0
-    x1 y1 px and scores (N,). Raises FileNotFoundError (with `DETECTIONS_HINT`) or ValueError."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"detections file {path} not found. {DETECTIONS_HINT}")
-    data = json.loads(path.read_text())
-    if isinstance(data, dict):
-        if not isinstance(data.get("images"), list) or not isinstance(data.get("annotations"), list):
-            raise ValueError(f"{path}: expected a COCO results list or {{'images': [...], 'annotations': [...]}}")
-        stem = {im["id"]: _key(Path(im["file_name"]).stem) for im in data["images"]}
-        dets, key = data["annotations"], (lambda d: stem.get(d["image_id"]))
-    elif isinstance(data, list):
-        dets, key = data, (lambda d: _key(d["image_id"]))
-    else:
-        raise ValueError(f"{path}: expected a COCO results list, found {type(data).__name__}")
-    index = {_key(f.path.stem): f.index for f in frames}
-    out: list[list] = [[] for _ in frames]
-    unmatched = 0
-    for n, d in enumerate(dets):
-        box = np.asarray(d.get("bbox", ()), np.float64) if isinstance(d, dict) else np.zeros(0)
-        if not isinstance(d, dict) or "image_id" not in d or box.shape != (4,) or not np.isfinite(box).all() \
-                or (box[2:] <= 0).any():
-            raise ValueError(f"{path} entry {n}: expected {{'image_id', 'category_id', 'bbox': [x, y, w, h] with "
-                             f"w, h > 0, 'score'}}, found {d!r}")
-        if d.get("category_id", category) != category:
-            continue
-        f = index.get(key(d))
-        if f is None:
-            unmatched += 1
-            continue
-        out[f].append([*box[:2], *(box[:2] + box[2:]), float(d.get("score", 1.0))])
-    if unmatched and unmatched == sum(1 for d in dets if d.get("category_id", category) == category):
-        raise ValueError(f"{path}: no person detection names a frame of {frames[0].path.parent} (image_id must be "
-                         f"the frame file stem, e.g. {frames[0].path.stem!r})")
-    if unmatched:
-        print(f"[weakpose] {path}: {unmatched} person detections name no frame of {frames[0].path.parent}; ignored")
-    return [(np.asarray(o, np.float64).reshape(-1, 5)[:, :4], np.asarray(o, np.float64).reshape(-1, 5)[:, 4])
-            for o in out]
-
-
-def load_detector(weights: str | Path, arch: str | None = None, device: str | torch.device = "cpu"):
-    """A torchvision person detector from a local state dict (never downloaded). ``arch``: one of `DETECTOR_ARCHS`;
-    None = keypointrcnn_resnet50_fpn if the state dict has keypoint heads, else fasterrcnn_resnet50_fpn."""
-    from torchvision.models import detection
-
-    path = Path(weights)
-    if not path.is_file():
-        raise FileNotFoundError(f"detector weights {path} not found. {DETECTIONS_HINT}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    state = state.get("model", state) if isinstance(state, dict) else state
-    if not isinstance(state, dict) or "roi_heads.box_predictor.cls_score.weight" not in state:
-        raise ValueError(f"{path}: expected a torchvision Faster/Keypoint R-CNN state dict")
-    if arch is None:
-        arch = DETECTOR_ARCHS[-1] if any(k.startswith("roi_heads.keypoint") for k in state) else DETECTOR_ARCHS[0]
-    if arch not in DETECTOR_ARCHS:
-        raise ValueError(f"detector arch must be one of {DETECTOR_ARCHS}, got {arch!r}")
-    classes = state["roi_heads.box_predictor.cls_score.weight"].shape[0]
-    kw = dict(weights=None, weights_backbone=None, num_classes=classes)
-    if arch.startswith("keypoint"):
-        kw["num_keypoints"] = state["roi_heads.keypoint_predictor.kps_score_lowres.weight"].shape[1]
-    model = getattr(detection, arch)(**kw)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as e:
-        raise ValueError(f"{path} does not fit torchvision {arch} ({str(e).splitlines()[0]}); pass the right "
-                         f"detector arch, one of {DETECTOR_ARCHS}") from None
-    return model.eval().to(device)
-
-
-@torch.no_grad()
-def detect_people(detector, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Run a torchvision detector on an (H, W, 3) uint8 RGB frame. Returns person boxes (N, 4) x0 y0 x1 y1 px and
-    scores (N,) (COCO label 1)."""
-    dev = next(detector.parameters()).device
-    out = detector([torch.from_numpy(image).to(dev).permute(2, 0, 1).float() / 255.0])[0]
-    person = out["labels"] == PERSON
-    return out["boxes"][person].double().cpu().numpy(), out["scores"][person].double().cpu().numpy()
 
 
 # --------------------------------------------------------------------------------------------- 2D poses
@@ -484,7 +188,7 @@ def _num(a: np.ndarray, digits: int) -> list:
 
 
 def tracklets_json(results: dict[str, list[list[dict]]]) -> dict:
-    """{clip_id: tracklets} -> the JSON of `weakpose.data.mqc.load_tracklets` (plus score, joints2d, conf)."""
+    """{clip_id: tracklets} -> the JSON of `weakpose.data.real.mqc.load_tracklets` (plus score, joints2d, conf)."""
     return {clip: [[{"frame_ts": int(e["frame_ts"]), "box": _num(e["box"], 2), "score": _num(e["score"], 4),
                      "joints2d": _num(e["joints2d"], 2), "conf": _num(e["conf"], 4)} for e in tr] for tr in tracks]
             for clip, tracks in results.items()}
@@ -495,7 +199,7 @@ def write_dataset(results: dict[str, list[list[dict]]], frames: dict[str, list[F
                   crop_margin: float = DEFAULT_CROP_MARGIN, split: str = "train", source: str = "real",
                   meta: dict | None = None, overwrite: bool = False) -> Path:
     """One multi-view group per tracklet (view = position in it), no labels, ``K_crop = A K`` of each frame; the
-    crop conventions of `weakpose.data.mqc.write_tracklets` (sequence = clip id, frame = frame index)."""
+    crop conventions of `weakpose.data.real.mqc.write_tracklets` (sequence = clip id, frame = frame index)."""
     ts, j2d, conf, w2c, group = [], [], [], [], 0
     with DatasetWriter(out, "tracklets-" + "+".join(list(results)[:3]) + ("+..." if len(results) > 3 else ""),
                        source, crop_size, crop_margin, meta=meta, overwrite=overwrite) as w:
@@ -536,10 +240,8 @@ def _per_clip(value, clips: list[Path], what: str) -> list:
 
 def make_tracklets(frames, intrinsics, checkpoint: str | Path | None = None, detections=None,
                    out: str | Path | None = None, *, pose_fn: PoseFn | None = None, detector_weights=None,
-                   detector_arch: str | None = None, clip_ids: Sequence[str] | None = None, tau: float = 0.5,
-                   max_low_fraction: float = 0.5, min_length: int = 5, min_det_score: float = 0.5,
-                   iou_weight: float = 0.5, min_similarity: float = 0.3, max_gap: int = 0,
-                   write_canonical: bool = True, crop_size: int = DEFAULT_CROP_SIZE,
+                   detector_arch: str | None = None, clip_ids: Sequence[str] | None = None,
+                   params: Params | None = None, write_canonical: bool = True, crop_size: int = DEFAULT_CROP_SIZE,
                    crop_margin: float = DEFAULT_CROP_MARGIN, split: str = "train", source: str = "real",
                    overwrite: bool = False, device: str = "auto", batch_size: int = 64, verbose: bool = True) -> dict:
     """The whole pipeline (module docstring) on one or more clips.
@@ -551,32 +253,17 @@ def make_tracklets(frames, intrinsics, checkpoint: str | Path | None = None, det
             px, conf (N, J))`` instead (tests inject an oracle). detections: COCO results file, a folder of
             ``<clip_id>.json``, or one file per clip; None runs the detector at ``detector_weights``.
         out: folder receiving tracklets.json, stats.json and (``write_canonical``) dataset/; None writes nothing.
-        tau, max_low_fraction, min_length, min_det_score, iou_weight, min_similarity, max_gap: `Params`.
+        params: the thresholds (`Params`; default: the paper's).
     Returns:
         {"tracklets": {clip_id: [tracklet, ...]} (entries as `track_clip`), "stats": totals, "clip_stats":
         {clip_id: counts}, "params": Params, "paths": {name: Path}}.
     Raises FileNotFoundError / ValueError for missing or malformed inputs (before any heavy work); a missing
     detection source says how to provide one (`DETECTIONS_HINT`).
     """
-    params = Params(tau, max_low_fraction, min_length, min_det_score, iou_weight, min_similarity, max_gap)
+    params = params or Params()
     if (checkpoint is None) == (pose_fn is None):
         raise ValueError("give exactly one of checkpoint (our 2D model) and pose_fn")
-    folders = clip_folders(frames)
-    ids = [f.name for f in folders] if clip_ids is None else list(clip_ids)
-    if len(ids) != len(folders) or len(set(ids)) != len(ids):
-        raise ValueError(f"need one unique clip id per clip folder ({len(folders)}), got {ids}")
-    clip_frames = {c: list_frames(f) for c, f in zip(ids, folders)}
-    intr = {c: load_intrinsics(i, clip_frames[c], c) for c, i in zip(ids, _per_clip(intrinsics, folders, "intrinsics"))}
-    dets = _per_clip(detections, folders, "detections")
-    dets = [Path(d) / f"{c}.json" if d is not None and Path(d).is_dir() else d for c, d in zip(ids, dets)]
-    if len({str(d) for d in dets if d is not None}) < sum(d is not None for d in dets):
-        raise ValueError(f"one detections file for several of the {len(folders)} clips: give a folder of "
-                         "<clip_id>.json or one file per clip")
-    for c, d in zip(ids, dets):
-        if d is None and detector_weights is None:
-            raise ValueError(f"no person detections for clip {c!r}. {DETECTIONS_HINT}")
-        if d is not None and not Path(d).is_file():
-            raise FileNotFoundError(f"detections file {d} not found. {DETECTIONS_HINT}")
+    ids, clip_frames, intr, dets = _clip_inputs(frames, intrinsics, detections, clip_ids, detector_weights)
     out = Path(out) if out is not None else None
     if out is not None and write_canonical and (out / "dataset").exists() and not overwrite:
         raise FileExistsError(f"{out / 'dataset'} exists; pass overwrite=True (--overwrite) to replace it")
@@ -594,23 +281,52 @@ def make_tracklets(frames, intrinsics, checkpoint: str | Path | None = None, det
         print(format_stats(stats, params), flush=True)
     paths = {}
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        paths["tracklets"] = out / "tracklets.json"
-        paths["tracklets"].write_text(json.dumps(tracklets_json(results)))
         info = {"params": dataclasses.asdict(params), "checkpoint": str(checkpoint) if checkpoint else "pose_fn",
                 "detections": [str(d) if d is not None else f"detector {detector_weights}" for d in dets],
                 "intrinsics": {c: i.source for c, i in intr.items()}}
-        paths["stats"] = out / "stats.json"
-        paths["stats"].write_text(json.dumps({**info, "totals": stats, "clips": clip_stats}, indent=1))
-        if write_canonical and stats["tracklets"]:
-            paths["dataset"] = write_dataset(results, clip_frames, intr, out / "dataset", crop_size, crop_margin,
-                                             split, source, {"generator": "weakpose.tracklets", **info,
-                                                             "stats": stats}, overwrite)
-        elif write_canonical:
-            if overwrite and (out / "dataset").exists():
-                shutil.rmtree(out / "dataset")
-            print(f"[weakpose] no tracklet survived the filters: no dataset written at {out / 'dataset'}")
+        paths = _write_outputs(out, results, stats, clip_stats, info, clip_frames, intr, write_canonical, crop_size,
+                               crop_margin, split, source, overwrite)
     return {"tracklets": results, "stats": stats, "clip_stats": clip_stats, "params": params, "paths": paths}
+
+
+def _clip_inputs(frames, intrinsics, detections, clip_ids, detector_weights):
+    """Resolve and check the inputs of `make_tracklets`: (clip ids, {id: frames}, {id: Intrinsics}, [detections
+    file or None per clip]). Raises before any heavy work."""
+    folders = clip_folders(frames)
+    ids = [f.name for f in folders] if clip_ids is None else list(clip_ids)
+    if len(ids) != len(folders) or len(set(ids)) != len(ids):
+        raise ValueError(f"need one unique clip id per clip folder ({len(folders)}), got {ids}")
+    clip_frames = {c: list_frames(f) for c, f in zip(ids, folders)}
+    intr = {c: load_intrinsics(i, clip_frames[c], c) for c, i in zip(ids, _per_clip(intrinsics, folders, "intrinsics"))}
+    dets = _per_clip(detections, folders, "detections")
+    dets = [Path(d) / f"{c}.json" if d is not None and Path(d).is_dir() else d for c, d in zip(ids, dets)]
+    if len({str(d) for d in dets if d is not None}) < sum(d is not None for d in dets):
+        raise ValueError(f"one detections file for several of the {len(folders)} clips: give a folder of "
+                         "<clip_id>.json or one file per clip")
+    for c, d in zip(ids, dets):
+        if d is None and detector_weights is None:
+            raise ValueError(f"no person detections for clip {c!r}. {DETECTIONS_HINT}")
+        if d is not None and not Path(d).is_file():
+            raise FileNotFoundError(f"detections file {d} not found. {DETECTIONS_HINT}")
+    return ids, clip_frames, intr, dets
+
+
+def _write_outputs(out: Path, results, stats, clip_stats, info, clip_frames, intr, write_canonical, crop_size,
+                   crop_margin, split, source, overwrite) -> dict[str, Path]:
+    """tracklets.json, stats.json and (``write_canonical``) the canonical dataset/ under ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"tracklets": out / "tracklets.json", "stats": out / "stats.json"}
+    paths["tracklets"].write_text(json.dumps(tracklets_json(results)))
+    paths["stats"].write_text(json.dumps({**info, "totals": stats, "clips": clip_stats}, indent=1))
+    if write_canonical and stats["tracklets"]:
+        paths["dataset"] = write_dataset(results, clip_frames, intr, out / "dataset", crop_size, crop_margin, split,
+                                         source, {"generator": "weakpose.tracklets", **info, "stats": stats},
+                                         overwrite)
+    elif write_canonical:
+        if overwrite and (out / "dataset").exists():
+            shutil.rmtree(out / "dataset")
+        print(f"[weakpose] no tracklet survived the filters: no dataset written at {out / 'dataset'}")
+    return paths
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -639,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         make_tracklets(a.frames, a.intrinsics, a.checkpoint, a.detections, a.out,
                        detector_weights=a.detector_weights, detector_arch=a.detector_arch, clip_ids=a.clip_id,
-                       **{f.name: getattr(a, f.name) for f in dataclasses.fields(Params)},
+                       params=Params(**{f.name: getattr(a, f.name) for f in dataclasses.fields(Params)}),
                        write_canonical=not a.no_dataset, crop_size=a.crop_size, crop_margin=a.crop_margin,
                        split=a.split, overwrite=a.overwrite, device=a.device, batch_size=a.batch_size)
     except (FileNotFoundError, FileExistsError, ValueError) as e:

@@ -29,14 +29,13 @@ import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
-from weakpose import losses
-from weakpose.augment import identity_affines, inside, sample_affines, transform_points, warp_images
-from weakpose.config import TrainConfig, config_from_dict
+from weakpose import camera, losses
+from weakpose.camera import inside, sample_affines, transform_points, warp_images
+from weakpose.config import TrainConfig, config_from_dict, resolve_device
 from weakpose.data.loaders import Eval3D, Images2D, MultiView, open_dataset
-from weakpose.evaluate import evaluate
+from weakpose.evaluate import evaluate, infer, run_summary
+from weakpose.losses import LOSS_NAMES
 from weakpose.model import PoseNet
-
-LOSS_NAMES = ("total", "heatmap", "depth", "mc", "limb")
 
 
 # ----------------------------------------------------------------------------------------------- data order
@@ -102,14 +101,6 @@ def lr_at(cfg: TrainConfig, step: int) -> float:
 
 def _pre(cfg: TrainConfig) -> int:
     return cfg.pretrain_iterations if cfg.pretrain_2d else 0
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device='cuda' was asked for but CUDA is not available")
-    return torch.device(name)
 
 
 # ----------------------------------------------------------------------------------------------- the run
@@ -212,11 +203,9 @@ class Run:
             ev = Images2D([d], "train")
             for batch in tqdm(DataLoader(ev, batch_size=self.cfg.eval_batch, num_workers=self.cfg.num_workers),
                               desc=f"pseudo-labels {k}", disable=not self.verbose, leave=False):
-                img, K = batch["image"].to(self.device), batch["K"].to(self.device)
-                A = identity_affines(len(img), self.stored, self.margin, self.cfg.input_size, self.device)
-                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-                    out = self.model(warp_images(img, A, self.cfg.input_size, self.cfg.channels_last))
-                uv = transform_points(torch.linalg.inv(A), out["uv"].double()).float()
+                out = infer(self.model, batch["image"].to(self.device), None, self.stored, self.margin,
+                            self.cfg.input_size, self.cfg.channels_last, autocast=self.autocast)
+                uv = transform_points(torch.linalg.inv(out["A"]), out["uv"].double()).float()
                 lab[batch["row"].to(self.device)] = torch.cat([uv, out["conf"].float()[..., None]], -1)
             self.pseudo[s] = lab
             if self.verbose:
@@ -242,14 +231,14 @@ class Run:
         n = img.shape[0]
         A = sample_affines(n, self.stored, self.margin, cfg.input_size, cfg.aug_scale, cfg.aug_rotation, gen, dev)
         x = warp_images(img, A, cfg.input_size, cfg.channels_last)
-        K_in = (A @ K.double()).float()
+        K_in = camera.crop_intrinsics(A, K).float()
         j2d_in = transform_points(A, j2d.double()).float()
         vis = vis & inside(j2d_in, cfg.input_size)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.autocast):
             out = self.fwd(x, K_in)
         zero = out["heatmaps"].sum() * 0.0
         t = {name: zero for name in LOSS_NAMES[1:]}
-        on = cfg.loss_terms() if main else {"heatmap": True, "depth": False, "mc": False, "limb": False}
+        on = cfg.loss_terms("main" if main else "pretrain")
         if on["heatmap"]:
             target = losses.gaussian_heatmaps(j2d_in, self.heat, self.heat, cfg.stride, cfg.heatmap_sigma)
             t["heatmap"] = losses.heatmap_loss(out["heatmaps"], target, vis.float())
@@ -257,19 +246,15 @@ class Run:
             w3 = b2["allow3d"][:, None].float().expand(n2, 17)
             zt = losses.relative_depth_target(torch.nan_to_num(b2["joints3d"].double())).float()
             t["depth"] = losses.depth_loss(out["z_rel"][:n2], zt, w3)
-        if (on["mc"] or on["limb"]) and bm is not None:
+        if on["mc"] or on["limb"]:  # the multi-view batch exists exactly when these are on (see `fit`)
             B = bm["image"].shape[0]
             pts = out["points"][n2:].reshape(B, C, 17, 3)
             conf = out["conf"][n2:].reshape(B, C, 17)
             mask = bm["view_mask"] & out["valid"][n2:].reshape(B, C)
             if on["mc"]:
-                R, tr = losses.pair_transforms(pts, conf)
-                if cfg.known_R:
-                    Rk, tk = losses.pair_transforms(pts, conf, rotations=bm["R"])
-                    known = bm["has_extrinsics"].all(-1).reshape(B, 1, 1).expand(B, R.shape[1], 1)
-                    R = torch.where(known[..., None], Rk, R)
-                    tr = torch.where(known, tk, tr)
-                t["mc"] = losses.consistency_distance(pts, conf, R, tr, mask)
+                t["mc"] = losses.multiview_consistency(
+                    pts, conf, mask, rotations=bm["R"] if cfg.known_R else None,
+                    known=bm["has_extrinsics"].all(-1) if cfg.known_R else None)
             if on["limb"]:
                 t["limb"] = losses.limb_length_loss(pts.flatten(0, 1), conf.flatten(0, 1), self.bone_norm, mask.flatten())
         t["total"] = t["heatmap"] + cfg.psi * t["depth"] + cfg.alpha * t["mc"] + cfg.beta * t["limb"]
@@ -293,6 +278,35 @@ class Run:
                 vis = vis | (sel[..., None] & (lab[..., 2] > cfg.pseudo_tau))
         return j2d, vis & bm["view_mask"][..., None]
 
+    # --------------------------------------------------------------------------------- public step API (bench)
+    def loader_2d(self, batch_index: int = 0):
+        """Infinite iterator of 2D-labelled batches (host tensors), starting at batch ``batch_index``."""
+        return _loader(self._set2d(), self.cfg.batch_2d, self.cfg, batch_index, 0, self.device.type == "cuda",
+                       self.rank, self.world)
+
+    def loader_mv(self, batch_index: int = 0):
+        """Infinite iterator of multi-view batches, or None when the configuration has no multi-view data."""
+        if not self.setsmv:
+            return None
+        return _loader(self._setmv(), self.cfg.batch_mv, self.cfg, batch_index, 1, self.device.type == "cuda",
+                       self.rank, self.world)
+
+    def next_batches(self, it2, it_mv=None) -> tuple[dict, dict | None]:
+        """The next 2D batch (with its L_z mask) and multi-view batch (None without ``it_mv``), on the device."""
+        return self._to_device(next(it2), is2d=True), (self._to_device(next(it_mv)) if it_mv is not None else None)
+
+    def train_step(self, b2: dict, bm: dict | None, main: bool) -> dict[str, torch.Tensor]:
+        """One optimizer step at ``self.step`` (learning rate of `lr_at`, augmentation seeded by the step), then
+        ``self.step += 1``. Returns the loss terms (device tensors: no host sync)."""
+        for g in self.opt.param_groups:
+            g["lr"] = lr_at(self.cfg, self.step)
+        terms = self.loss_terms(b2, bm, self.step, main)
+        self.opt.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        self.opt.step()
+        self.step += 1
+        return terms
+
     # --------------------------------------------------------------------------------- the loop
     def fit(self, stop_after: int | None = None) -> dict | None:
         """Train to the end of the schedule (resuming from ``checkpoints/last.pt`` when present), evaluate and
@@ -301,7 +315,6 @@ class Run:
         cfg = self.cfg
         resumed = self.try_resume()
         total = _pre(cfg) + cfg.iterations
-        pin = self.device.type == "cuda"
         hist_path = self.out / "history.csv"
         _truncate_history(hist_path, self.step if resumed else 0)
         (self.out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
@@ -314,19 +327,12 @@ class Run:
             if main and cfg.pseudo_labels and not self.pseudo_ready:
                 self.make_pseudo_labels()
             if it2 is None:
-                it2 = _loader(self._set2d(), cfg.batch_2d, cfg, self.step, 0, pin, self.rank, self.world)
+                it2 = self.loader_2d(self.step)
             if main and self.setsmv and it_mv is None:
-                it_mv = _loader(self._setmv(), cfg.batch_mv, cfg, self.step - _pre(cfg), 1, pin, self.rank, self.world)
-            b2 = self._to_device(next(it2), is2d=True)
-            bm = self._to_device(next(it_mv)) if (main and it_mv is not None) else None
-            for g in self.opt.param_groups:
-                g["lr"] = lr_at(cfg, self.step)
-            terms = self.loss_terms(b2, bm, self.step, main)
-            self.opt.zero_grad(set_to_none=True)
-            terms["total"].backward()
-            self.opt.step()
+                it_mv = self.loader_mv(self.step - _pre(cfg))
+            b2, bm = self.next_batches(it2, it_mv if main else None)
+            terms = self.train_step(b2, bm, main)
             buf.append(torch.stack([terms[k].detach().float() for k in LOSS_NAMES]))
-            self.step += 1
             bar.update(1)
             if self.step % cfg.log_every == 0 or self.step == total:
                 t_now = time.perf_counter()
@@ -352,8 +358,7 @@ class Run:
         test = Eval3D(self.data[cfg.eval_on], split)
         df, summary = evaluate(self.model, test, self.bone_mm, self.device, cfg.input_size, cfg.eval_batch,
                                cfg.eval_max_samples, cfg.channels_last, pck=cfg.eval_on == "I")
-        summary = {"run_id": cfg.run_id(), "mode": cfg.mode, "eval_on": cfg.eval_on, "split": split,
-                   "source": cfg.source, "steps": self.step, **summary}
+        summary = run_summary(cfg, split, self.step, summary)
         if self.rank == 0 and write:
             df.to_csv(self.out / "per_sample.csv", index=False)
             (self.out / "metrics.json").write_text(json.dumps(summary, indent=1))

@@ -18,11 +18,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from weakpose import geometry, skeleton
-from weakpose.config import TrainConfig, config_from_dict
+from weakpose.losses import LOSS_NAMES
 
 COLOURS = {"left": "#2f7bff", "right": "#ff3b3b", "centre": "#7f7f7f"}
 PALETTE = ("#222222", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
-_LOSS_TERMS = ("total", "heatmap", "depth", "mc", "limb")
 
 
 def side(joint: int) -> str:
@@ -119,7 +118,7 @@ def history_figure(history: str | os.PathLike | pd.DataFrame, title: str = "") -
     df = history if isinstance(history, pd.DataFrame) else pd.read_csv(history)
     if df.empty:
         raise ValueError("history is empty: the run logged no step yet")
-    terms = [t for t in _LOSS_TERMS if t in df and (df[t].abs() > 0).any()]
+    terms = [t for t in LOSS_NAMES if t in df and (df[t].abs() > 0).any()]
     n = len(terms) + 1
     cols = min(3, n)
     rows = -(-n // cols)
@@ -162,113 +161,7 @@ def bar_compare(df: pd.DataFrame, label_col: str, columns: list[str], title: str
     return fig
 
 
-# ----------------------------------------------------------------------------------------------- models
-def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu"):
-    """`weakpose.model.load_checkpoint` with "auto" devices: (model in eval mode, cfg, state)."""
-    from weakpose.model import load_checkpoint as _load
-
-    return _load(path, resolve(device))
-
-
-def resolve(device: str | torch.device) -> torch.device:
-    """"auto" -> cuda when available, else cpu; anything else as torch.device."""
-    from weakpose.trainer import resolve_device
-
-    return device if isinstance(device, torch.device) else resolve_device(device)
-
-
-def open_data(cfg: TrainConfig, key: str):
-    """The dataset playing role ``key`` for a run of ``cfg`` (same source, size, seed and root)."""
-    from weakpose.data.loaders import open_dataset
-
-    return open_dataset(key, cfg.source, data_root=cfg.data_root or None, size=cfg.data_size, seed=cfg.seed)
-
-
-def bone_mm_of(cfg: TrainConfig) -> torch.Tensor:
-    """(16,) float64 mean bone lengths in mm of H's training split (eq. 12), as the trainer uses them."""
-    return torch.tensor(open_data(cfg, "H").meta["bone_stats"]["mean_mm"], dtype=torch.float64)
-
-
-@torch.no_grad()
-def _forward(model, x: torch.Tensor, K_in: torch.Tensor, bone_mm: torch.Tensor) -> dict[str, np.ndarray]:
-    """x (B, 3, I, I) float [0, 255]; K_in (B, 3, 3) px of x. Everything the figures need, as numpy."""
-    out = model(x, K_in.float())
-    probs = torch.softmax(model.temperature * out["heatmaps"].flatten(2), -1).reshape(out["heatmaps"].shape)
-    scale = geometry.fit_scale(out["points"].double(), bone_mm.to(x.device))
-    res = {k: out[k] for k in ("heatmaps", "depth_maps", "uv", "conf", "z_rel", "points", "z_root", "valid")}
-    res.update(probs=probs, pose_mm=scale[:, None, None] * out["points"].double(), scale=scale,
-               input=x.permute(0, 2, 3, 1).clamp(0, 255).to(torch.uint8))
-    return {k: v.detach().cpu().numpy() for k, v in res.items()}
-
-
-def infer_rows(model, cfg: TrainConfig, ds, rows, device: str | torch.device = "cpu",
-               bone_mm: torch.Tensor | None = None) -> dict[str, np.ndarray]:
-    """Run a model on rows of a canonical dataset without augmentation (the evaluation warp). Returns numpy arrays:
-    input (B, I, I, 3) uint8, heatmaps / probs / depth_maps (B, J, H, W), uv (B, J, 2) input px, conf (B, J),
-    points (B, J, 3) scale-normalised, pose_mm (B, J, 3), valid (B,), and the ground truth in input px / mm:
-    gt2d (B, J, 2), vis2d (B, J), gt3d (B, J, 3) (NaN where absent), rows (B,)."""
-    from weakpose.augment import identity_affines, transform_points, warp_images
-
-    rows, device = np.asarray(rows, int), resolve(device)
-    images = torch.from_numpy(np.stack([ds.image(int(r)) for r in rows])).to(device)
-    K = torch.from_numpy(np.asarray(ds.K[rows], np.float64)).to(device)
-    A = identity_affines(len(rows), ds.crop_size, float(ds.meta["crop_margin"]), cfg.input_size, device)
-    x = warp_images(images, A, cfg.input_size)
-    res = _forward(model.to(device).eval(), x, A @ K, bone_mm if bone_mm is not None else bone_mm_of(cfg))
-    j2 = torch.from_numpy(np.nan_to_num(np.asarray(ds.joints2d[rows], np.float64))).to(device)
-    res["gt2d"] = transform_points(A, j2).cpu().numpy()
-    res["vis2d"] = np.asarray(ds.vis2d[rows], bool) & np.asarray(ds.has_2d[rows], bool)[:, None]
-    res["gt3d"] = np.where(np.asarray(ds.has_3d[rows], bool)[:, None, None], np.asarray(ds.joints3d[rows], float), np.nan)
-    res["rows"] = rows
-    return res
-
-
-def infer_image(model, cfg: TrainConfig, path: str | os.PathLike, device: str | torch.device = "cpu",
-                focal: float = 2.5) -> dict[str, np.ndarray]:
-    """Run a model on an image file showing one person that fills it: the image is padded to a square and resized
-    to the input size. Its intrinsics are unknown, so K is ASSUMED (f = ``focal`` x input size, principal point at
-    the centre) and the 3D scale comes from the canonical H36M bone lengths: the 3D is indicative only."""
-    import cv2
-
-    device = resolve(device)
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise FileNotFoundError(f"cannot read an image at {path}")
-    img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-    h, w = img.shape[:2]
-    side_px = max(h, w)
-    sq = np.zeros((side_px, side_px, 3), np.uint8)
-    sq[(side_px - h) // 2:(side_px - h) // 2 + h, (side_px - w) // 2:(side_px - w) // 2 + w] = img
-    I = cfg.input_size
-    x = torch.from_numpy(cv2.resize(sq, (I, I), interpolation=cv2.INTER_AREA)).to(device).permute(2, 0, 1)[None].float()
-    c = (I - 1) / 2
-    K = torch.tensor([[[focal * I, 0, c], [0, focal * I, c], [0, 0, 1]]], dtype=torch.float64, device=device)
-    bones = torch.tensor([skeleton.CANONICAL_BONE_MM[b] for b in skeleton.BONES], dtype=torch.float64)
-    res = _forward(model.to(device).eval(), x, K, bones)
-    res.update(gt2d=np.full((1, skeleton.J, 2), np.nan), vis2d=np.zeros((1, skeleton.J), bool),
-               gt3d=np.full((1, skeleton.J, 3), np.nan), rows=np.array([-1]))
-    return res
-
-
-def test_rows(ds, n: int) -> np.ndarray:
-    """n test rows with 3D ground truth, evenly spread over the test split."""
-    rows = np.nonzero(ds.split_mask("test") & np.asarray(ds.has_3d, bool))[0]
-    if len(rows) == 0:
-        raise ValueError(f"{ds.name} has no test rows with 3D ground truth")
-    return rows[np.linspace(0, len(rows) - 1, min(n, len(rows))).round().astype(int)]
-
-
-def group_rows(ds, index: int = 0, max_views: int = 4) -> np.ndarray:
-    """Rows (C,) of multi-view group ``index`` (modulo the number of groups; test-split groups first), at most
-    ``max_views`` views evenly spread over the group. A dataset without groups (MPII) gives the single row
-    ``index``."""
-    groups = [g for g in ds.groups(ds.split_mask("test")) if len(g) >= 2] or [g for g in ds.groups() if len(g) >= 2]
-    if not groups:
-        return np.array([index % len(ds)])
-    g = groups[index % len(groups)]
-    return g[np.linspace(0, len(g) - 1, min(max_views, len(g))).round().astype(int)]
-
-
+# ----------------------------------------------------------------------------------------------- multi-view groups
 def align_views(poses: np.ndarray, conf: np.ndarray | None = None) -> np.ndarray:
     """Eq. 10: every view's pose (C, J, 3) rigidly aligned onto the first view's, weighted by phi_c phi_0
     (conf (C, J); uniform if None). Returns (C, J, 3) in the first view's camera frame."""
@@ -351,61 +244,22 @@ def group_3d_figure(res: dict, title: str = ""):
     return pose3d_figure(poses, title or f"views aligned onto view 0 (eq. 10): spread {spread_mm(aligned):.0f} mm")
 
 
-def figure2(models: list[tuple[str, str | os.PathLike]], group: int = 0, max_views: int = 8,
-            device: str | torch.device = "cpu") -> tuple[Figure, pd.DataFrame]:
-    """A Figure-2-style view: for each (label, checkpoint), the 3D poses it predicts for the views of one static MQC
-    (twin Q) tracklet, aligned onto the first view with eq. 10 and overlaid; the closer they lie, the more
-    consistent the model. Returns the figure and a table label / views / spread_mm / checkpoint."""
-    fig = new_figure(5.0 * max(len(models), 1), 5.0)
-    lines = []
-    for k, (label, ckpt) in enumerate(models):
-        model, cfg, _ = load_checkpoint(ckpt, device)
-        ds = open_data(cfg, "Q")
-        res = infer_rows(model, cfg, ds, group_rows(ds, group, max_views), device)
-        aligned = align_views(res["pose_mm"], res["conf"])
+def figure2_panels(panels: list[tuple[str, np.ndarray]]) -> Figure:
+    """A Figure-2-style view: one 3D panel per (label, aligned (C, J, 3) mm poses of one static person, all views
+    aligned onto the first with eq. 10); the closer the views lie, the more consistent the model."""
+    fig = new_figure(5.0 * max(len(panels), 1), 5.0)
+    for k, (label, aligned) in enumerate(panels):
         aligned = aligned - aligned[:1, skeleton.PELVIS:skeleton.PELVIS + 1]
-        ax = fig.add_subplot(1, len(models), k + 1, projection="3d")
+        ax = fig.add_subplot(1, len(panels), k + 1, projection="3d")
         for c in range(len(aligned)):
             for a, b in skeleton.BONES:
                 ax.plot(aligned[c, [a, b], 0], aligned[c, [a, b], 2], -aligned[c, [a, b], 1],
                         color=COLOURS[side(a)], alpha=0.55, lw=1.2)
         ax.set_box_aspect(tuple(np.ptp(aligned.reshape(-1, 3)[:, [0, 2, 1]], axis=0) + 1e-6))
-        s = spread_mm(aligned)
-        ax.set_title(f"{label}\n{len(aligned)} views, spread {s:.0f} mm", fontsize=8)
+        ax.set_title(f"{label}\n{len(aligned)} views, spread {spread_mm(aligned):.0f} mm", fontsize=8)
         ax.set_xlabel("x"), ax.set_ylabel("z"), ax.set_zlabel("-y")
         ax.tick_params(labelsize=6)
-        lines.append({"label": label, "views": len(aligned), "spread_mm": s, "checkpoint": str(ckpt)})
     fig.suptitle("MQC-twin tracklet: per-view 3D poses aligned with eq. 10 (static person: they should coincide)",
                  fontsize=9)
     fig.tight_layout()
-    return fig, pd.DataFrame(lines)
-
-
-def run_predictions(out_dir: str | os.PathLike, n: int = 3, device: str | torch.device = "cpu") -> dict:
-    """`infer_rows` on n test rows of the split a run was evaluated on (its config.json), with the run's model."""
-    from weakpose.experiments import checkpoint_of
-
-    out = Path(out_dir)
-    ckpt = checkpoint_of(out)
-    if ckpt is None:
-        raise FileNotFoundError(f"{out} has no checkpoint (and names none it was evaluated from)")
-    import json
-
-    run_cfg = config_from_dict(json.loads((out / "config.json").read_text()))
-    model, cfg, _ = load_checkpoint(ckpt, device)
-    ds = open_data(run_cfg, run_cfg.eval_on)
-    return infer_rows(model, cfg, ds, test_rows(ds, n), device)
-
-
-def skeleton_viewer(runs: list[tuple[str, str | os.PathLike]], sample: int = 0, device: str | torch.device = "cpu"):
-    """Plotly: the ground truth of one H test image and every run's prediction of it (root-relative mm); click the
-    legend to compare runs. ``runs``: (label, checkpoint) pairs on the same data (`experiments.viewer_runs`)."""
-    poses, title = {}, "no runs with a checkpoint yet"
-    for label, ckpt in runs:
-        model, cfg, _ = load_checkpoint(ckpt, device)
-        ds = open_data(cfg, "H")
-        res = infer_rows(model, cfg, ds, test_rows(ds, sample + 1)[-1:], device)
-        poses.setdefault("ground truth", root_relative(res["gt3d"][0]))
-        poses[label] = root_relative(res["pose_mm"][0])
-        title = f"H test row {res['rows'][0]} ({cfg.source}, {cfg.data_size}): ground truth and each run's prediction"
-    return pose3d_figure(poses, title, colours={"ground truth": "#222222"})
+    return fig

@@ -166,7 +166,7 @@ def open_dataset(key: str, source: str, data_root: str | os.PathLike | None = No
         raise ValueError(f"unknown dataset key {key!r}; expected one of {KEYS} (H=Human3.6M, I=MPI-INF-3DHP, "
                          "Q=MannequinChallenge, M=MPII)")
     if source == "synthetic":
-        from weakpose.data.synth import ensure_twin
+        from weakpose.data.synth.twins import ensure_twin
         return CanonicalDataset(ensure_twin(key, size, root=data_root, seed=seed))
     if source != "real":
         raise ValueError(f"source must be 'synthetic' or 'real', got {source!r}")
@@ -175,10 +175,23 @@ def open_dataset(key: str, source: str, data_root: str | os.PathLike | None = No
         raise FileNotFoundError(
             f"real {name} dataset (key {key}) not found at {path}: expected a converted canonical dataset there "
             f"(meta.json, index/, images/, COMPLETE). Convert the raw download with\n"
-            f"    python -m weakpose.data.prepare {name} --root <raw {name} folder> --out {path}\n"
+            f"    python -m weakpose.data.real.prepare {name} --root <raw {name} folder> --out {path}\n"
             f"weakpose does not fall back to synthetic data; use source='synthetic' for the synthetic twin.")
     ds = CanonicalDataset(path)
     if ds.source != "real":
         raise ValueError(f"{path} holds a {ds.source!r} dataset, expected a real one")
     print(f"[weakpose] data source: REAL {name} (key {key}) at {path}", flush=True)
     return ds
+
+
+def open_for(cfg, key: str) -> CanonicalDataset:
+    """The dataset playing role ``key`` for a run of ``cfg`` (a `TrainConfig`: same source, size, seed and root)."""
+    return open_dataset(key, cfg.source, data_root=cfg.data_root or None, size=cfg.data_size, seed=cfg.seed)
+
+
+def mean_bone_mm(cfg) -> torch.Tensor:
+    """(16,) float64 mean bone lengths in mm of H's training split (eq. 12), as the trainer uses them."""
+    stats = open_for(cfg, "H").meta.get("bone_stats")
+    if not stats:
+        raise ValueError("dataset H has no bone statistics of its training split (eq. 11/12 need them)")
+    return torch.tensor(stats["mean_mm"], dtype=torch.float64)

@@ -43,9 +43,9 @@ from typing import Mapping, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from weakpose.data.format import DEFAULT_CROP_MARGIN, DatasetWriter, Record
-from weakpose.data.prepare import (DEFAULT_CROP_SIZE, add_common_args, crop_view, read_image, read_json, save_extra,
-                                   square_box)
+from weakpose.camera import DEFAULT_CROP_MARGIN, square_box
+from weakpose.data.format import DatasetWriter, Record
+from weakpose.data.real.prepare import (DEFAULT_CROP_SIZE, add_common_args, crop_view, read_image, read_json, save_extra)
 
 SOURCE_SPLITS: tuple[str, ...] = ("train", "validation", "test")
 DEFAULT_SPLIT_OF: dict[str, str] = {"train": "train", "validation": "train", "test": "test"}

@@ -17,7 +17,7 @@ Everything follows data-formats.md Sec. 1 (cited as "spec Sec. 1.x"):
   This is not OpenCV's model (OpenCV has ``2 p1 x y + p2 (r^2 + 2 x^2)``), so OpenCV's projectPoints / undistort
   are never used with these numbers.
 
-Pixel convention: pixel centres at integer coordinates (as everywhere in weakpose, see `weakpose.data.crops`).
+Pixel convention: pixel centres at integer coordinates (as everywhere in weakpose, see `weakpose.camera`).
 """
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
+
+from weakpose.camera import project
 
 CAMERA_NAMES: tuple[str, ...] = ("54138969", "55011271", "58860488", "60457274")
 SUBJECTS: tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8", "S9", "S11")
@@ -207,18 +209,13 @@ def project_h36m(points_cam: np.ndarray, K: np.ndarray, dist: np.ndarray) -> np.
     return np.stack([K[0, 0] * xd[..., 0] + K[0, 1] * xd[..., 1] + K[0, 2], K[1, 1] * xd[..., 1] + K[1, 2]], -1)
 
 
-def project_pinhole(points_cam: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """Distortion-free projection. points_cam: (..., 3) mm, K: (3, 3) pixels -> (..., 2) pixels."""
-    P = np.asarray(points_cam, np.float64) @ np.asarray(K, np.float64).T
-    return P[..., :2] / P[..., 2:3]
-
 
 def undistort_pixels(uv: np.ndarray, K: np.ndarray, dist: np.ndarray) -> np.ndarray:
     """Distorted full-frame pixels -> pixels of the ideal pinhole camera with the same K. uv: (..., 2) -> (..., 2)."""
     K = np.asarray(K, np.float64)
     uv1 = np.concatenate([np.asarray(uv, np.float64), np.ones(np.shape(uv)[:-1] + (1,))], -1)
     xy = undistort_points((uv1 @ np.linalg.inv(K).T)[..., :2], dist)
-    return project_pinhole(np.concatenate([xy, np.ones(xy.shape[:-1] + (1,))], -1), K)
+    return project(np.concatenate([xy, np.ones(xy.shape[:-1] + (1,))], -1), K)
 
 
 def _fold_radius2(dist: np.ndarray) -> float:

@@ -2,12 +2,12 @@
 
 Command line::
 
-    python -m weakpose.data.prepare h36m  --root ... --out ...
-    python -m weakpose.data.prepare 3dhp  --root ... [--test-root ...] --out ...
-    python -m weakpose.data.prepare mpii  --root ... --out ...
-    python -m weakpose.data.prepare mqc   --root ... --frames-root ... --tracklets ... --out ...
+    python -m weakpose.data.real.prepare h36m  --root ... --out ...
+    python -m weakpose.data.real.prepare 3dhp  --root ... [--test-root ...] --out ...
+    python -m weakpose.data.real.prepare mpii  --root ... --out ...
+    python -m weakpose.data.real.prepare mqc   --root ... --frames-root ... --tracklets ... --out ...
 
-Each converter module (`weakpose.data.h36m`, `mpi3dhp`, `mpii`, `mqc`) exposes ``register_cli(subparsers)``, which adds
+Each converter module (`weakpose.data.real.h36m`, `mpi3dhp`, `mpii`, `mqc`) exposes ``register_cli(subparsers)``, which adds
 its sub-command and sets ``func`` (called with the parsed namespace). The modules are imported when the parser is
 built, not when this module is imported, so converters may import the helpers below without an import cycle.
 
@@ -28,8 +28,9 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from weakpose.data import crops
-from weakpose.data.format import DEFAULT_CROP_MARGIN, DatasetWriter
+from weakpose import camera
+from weakpose.camera import DEFAULT_CROP_MARGIN
+from weakpose.data.format import DatasetWriter
 
 CONVERTERS: tuple[str, ...] = ("h36m", "mpi3dhp", "mpii", "mqc")
 DEFAULT_CROP_SIZE = 384
@@ -60,12 +61,6 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return img[..., ::-1].copy()
 
 
-def project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """Pinhole projection. points: (..., J, 3) camera frame (any length unit, Z > 0); K: (3, 3) or (..., 3, 3)
-    pixels. Returns (..., J, 2) pixels: ``u = (K X)_0 / (K X)_2``, ``v = (K X)_1 / (K X)_2``."""
-    p = np.einsum("...ij,...kj->...ki", np.asarray(K, np.float64), np.asarray(points, np.float64))
-    return p[..., :2] / p[..., 2:3]
-
 
 def crop_view(image: np.ndarray, K: np.ndarray, center: np.ndarray, box_side: float, crop_size: int,
               margin: float = DEFAULT_CROP_MARGIN, dist: np.ndarray | None = None
@@ -82,23 +77,16 @@ def crop_view(image: np.ndarray, K: np.ndarray, center: np.ndarray, box_side: fl
     Returns:
         crop (S, S, 3) uint8, A (3, 3) full pinhole pixels -> crop pixels, K_crop = A @ K (3, 3).
     """
-    A = crops.crop_affine(np.asarray(center, np.float64), box_side, crop_size, margin)
-    K_crop = A @ np.asarray(K, np.float64)
+    A = camera.crop_affine(np.asarray(center, np.float64), box_side, crop_size, margin)
+    K_crop = camera.crop_intrinsics(A, K)
     if dist is None or not np.any(dist):
-        crop = crops.crop_image(image, A, crop_size)
+        crop = camera.crop_image(image, A, crop_size)
     else:
         mx, my = cv2.initUndistortRectifyMap(np.asarray(K, np.float64), np.asarray(dist, np.float64), None,
                                              K_crop, (crop_size, crop_size), cv2.CV_32FC1)
         crop = cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
     return crop, A, K_crop
 
-
-def square_box(x0: float, y0: float, x1: float, y1: float,
-               fraction: float = crops.PERSON_FRACTION) -> tuple[np.ndarray, float]:
-    """Nominal square box around a tight person box (pixels) so that the person spans ``fraction`` of its side.
-    Returns (center (2,), side)."""
-    side = max(x1 - x0, y1 - y0) / fraction
-    return np.array([(x0 + x1) / 2.0, (y0 + y1) / 2.0]), max(float(side), 1.0)
 
 
 def save_extra(writer: DatasetWriter, name: str, array: np.ndarray) -> Path:
@@ -123,11 +111,11 @@ def add_common_args(p: argparse.ArgumentParser) -> None:
 def build_parser(converters: Sequence[str] = CONVERTERS) -> argparse.ArgumentParser:
     """The `prepare` parser with one sub-command per converter module in ``converters`` (module names inside
     `weakpose.data`; each must define ``register_cli``)."""
-    parser = argparse.ArgumentParser(prog="python -m weakpose.data.prepare",
+    parser = argparse.ArgumentParser(prog="python -m weakpose.data.real.prepare",
                                      description="Convert a real dataset into weakpose's canonical format.")
     sub = parser.add_subparsers(dest="dataset", required=True, metavar="{h36m,3dhp,mpii,mqc}")
     for name in converters:
-        importlib.import_module(f"weakpose.data.{name}").register_cli(sub)
+        importlib.import_module(f"weakpose.data.real.{name}").register_cli(sub)
     return parser
 
 

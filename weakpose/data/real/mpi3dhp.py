@@ -57,9 +57,11 @@ import numpy as np
 from tqdm import tqdm
 
 from weakpose import skeleton
-from weakpose.data import crops
-from weakpose.data.format import DEFAULT_CROP_MARGIN, DatasetWriter, Record
-from weakpose.data.prepare import DEFAULT_CROP_SIZE, add_common_args, crop_view, project, read_image, save_extra
+from weakpose import camera as crops
+from weakpose.camera import DEFAULT_CROP_MARGIN
+from weakpose.data.format import DatasetWriter, Record
+from weakpose.camera import project
+from weakpose.data.real.prepare import DEFAULT_CROP_SIZE, add_common_args, crop_view, read_image, save_extra
 
 TRAIN_CAMERAS: tuple[int, ...] = (0, 1, 2, 4, 5, 6, 7, 8)
 NUM_CAMERAS = 14

@@ -24,7 +24,6 @@ written in job order, so the same seed gives byte-identical files.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import functools
@@ -32,7 +31,6 @@ import json
 import multiprocessing as mp
 import os
 import shutil
-import sys
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -42,9 +40,9 @@ from pathlib import Path
 import numpy as np
 
 from weakpose import skeleton
-from weakpose.data import render as rd
-from weakpose.data import synth_pose as sp
-from weakpose.data.crops import box_from_joints, crop_affine
+from weakpose.data.synth import render as rd
+from weakpose.data.synth import poses as sp
+from weakpose.camera import box_from_joints, crop_affine, crop_intrinsics, project
 from weakpose.data.format import DatasetWriter, Record, data_root, encode_jpeg
 
 TWINS: tuple[str, ...] = ("H", "I", "Q", "M")
@@ -230,14 +228,14 @@ def _view(env, sph, pose, K_full, R, t, S, rng=None, jitter=0.0, subset=None) ->
     joint subset to truncate the person) and render. Returns image, mask, K_crop, joints3d (J, 3) camera mm and
     joints2d (J, 2) crop px."""
     Xc = pose.joints @ R.T + t
-    uv = rd.project(K_full, Xc)
+    uv = project(Xc, K_full)
     center, side = box_from_joints(uv if subset is None else uv[list(subset)])
     if jitter > 0:
         center = center + rng.normal(0.0, jitter, 2) * side
         side *= float(np.exp(rng.normal(0.0, jitter)))
-    K = crop_affine(center, side, S) @ K_full
+    K = crop_intrinsics(crop_affine(center, side, S), K_full)
     image, mask = rd.render_view(env, sph, K, R, t, S)
-    return image, mask, K, Xc, rd.project(K, Xc)
+    return image, mask, K, Xc, project(Xc, K)
 
 
 def render_job(job: Job) -> list[Row]:
@@ -417,82 +415,3 @@ def _ensure_at(twin: str, size: str, seed: int, path: Path) -> Path:
                 generate_twin(twin, size, path, seed)
     say(f"data source: SYNTHETIC twin {twin} ({size}, seed {seed}) at {path}")
     return path
-
-
-def make_figure(path: str | os.PathLike, size: str = "tiny", folder: str | os.PathLike | None = None,
-                seed: int = 0) -> Path:
-    """Figure of the four twins: six crops per twin with their 2D ground truth (Q and M from the hidden sidecar,
-    M drawn with its labelled joints only), then one H multi-view group and a top view of its cameras and world
-    pose (X_w = R^T (X_c - t)). Twins come from ``folder`` (default ``<data_root>/synthetic``), generated if
-    absent. Writes a PNG at ``path`` and returns it."""
-    from weakpose import viz
-    from weakpose.data.format import CanonicalDataset
-
-    folder = Path(folder) if folder is not None else data_root() / "synthetic"
-    ds = {tw: CanonicalDataset(_ensure_at(tw, size, seed, folder / f"{tw}-{size}-seed{seed}")) for tw in TWINS}
-    fig = viz.new_figure(12, 10.6)
-    grid = fig.add_gridspec(5, 6)
-    for r, tw in enumerate(TWINS):
-        d, groups = ds[tw], ds[tw].groups()
-        if tw == "Q":  # first, middle and last frame of one tracklet, then three other tracklets
-            rows = [groups[0][0], groups[0][len(groups[0]) // 2], groups[0][-1]] + [g[0] for g in groups[1:4]]
-        elif tw == "M":
-            rows = list(range(6))
-        else:  # five groups, each seen from another camera, and the last test row
-            rows = [g[k % len(g)] for k, g in enumerate(groups[:: max(1, len(groups) // 5)][:5])]
-            rows.append(np.nonzero(d.split_mask("test"))[0][-1])
-        for c, i in enumerate(int(x) for x in rows[:6]):
-            j2, vis = np.asarray(d.joints2d[i]), np.asarray(d.vis2d[i])
-            if tw == "Q":
-                j2, vis = np.load(d.path / "extra" / "gt_joints2d.npy")[i], np.ones(skeleton.J, bool)
-            who = d.category("subject", i) or d.category("sequence", i) or "img"
-            head = f"{tw} = {ROLES[tw]} twin\n" if c == 0 else "\n"
-            title = f"{head}{who} {d.category('action', i)} view {d.view[i]}" + (" (hidden GT)" if tw == "Q" else "")
-            viz.draw_pose_2d(fig.add_subplot(grid[r, c]), j2, vis, d.image(i), title, lw=1.2)
-    H = ds["H"]
-    g = next((g for g in H.groups() if H.category("action", g[0]) in ("standing", "walking")), H.groups()[0])
-    for c, i in enumerate(g):
-        viz.draw_pose_2d(fig.add_subplot(grid[4, c]), np.asarray(H.joints2d[i]), None, H.image(i),
-                         f"H multi-view group {H.group[i]}\ncamera {H.view[i]}", lw=1.2)
-    ax = fig.add_subplot(grid[4, 4:])
-    for i in g:
-        R, t = np.asarray(H.R[i]), np.asarray(H.t[i])
-        C, Xw = -R.T @ t / 1000, (np.asarray(H.joints3d[i], float) - t) @ R / 1000
-        ax.plot(C[0], C[1], "ks", ms=4)
-        ax.annotate(f"cam {H.view[i]}", (C[0], C[1]), fontsize=7)
-        for c, p in skeleton.BONES:
-            ax.plot(Xw[[p, c], 0], Xw[[p, c], 1], color=viz.COLOURS[viz.side(c)], lw=0.8)
-    ax.set_aspect("equal")
-    ax.set_title("top view (m): cameras and\nworld pose R^T (X_c - t)", fontsize=7)
-    ax.tick_params(labelsize=6)
-    fig.suptitle(f"weakpose synthetic twins ({size}, seed {seed}): 2D ground truth, left blue / right red", fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    return path
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m weakpose.data.synth", description=__doc__.split("\n")[0])
-    p.add_argument("--twin", choices=[*TWINS, "all"], help="which twin to generate")
-    p.add_argument("--size", choices=list(SIZES), default="small")
-    p.add_argument("--out", type=Path, default=None,
-                   help="folder that receives <twin>-<size>-seed<seed>/ (default: <data_root>/synthetic)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=None)
-    p.add_argument("--figure", type=Path, default=None, help="write the twins figure (PNG) instead")
-    a = p.parse_args(argv)
-    if a.figure is not None:
-        make_figure(a.figure, size=a.size, folder=a.out, seed=a.seed)
-        return 0
-    if a.twin is None:
-        p.error("give --twin or --figure")
-    out = a.out if a.out is not None else data_root() / "synthetic"
-    for twin in TWINS if a.twin == "all" else (a.twin,):
-        generate_twin(twin, a.size, out / f"{twin}-{a.size}-seed{a.seed}", a.seed, a.workers)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,7 +8,7 @@ a slow drift in distance, jitter of the centre, the aim and the roll). The focal
 frame, so per-frame intrinsics matter.
 
 Files written by `render_crowd` under ``out`` for clip ``<clip>`` (the MannequinChallenge layouts of
-`weakpose.data.mqc`, so the video is also a valid input of ``python -m weakpose.data.prepare mqc``)::
+`weakpose.data.real.mqc`, so the video is also a valid input of ``python -m weakpose.data.real.prepare mqc``)::
 
     frames/<clip>/<timestamp_us>.jpg     F RGB frames, W x H pixels, 30 fps timestamps (µs)
     cameras/train/<clip>.txt             MQC camera file: URL line, then per frame timestamp, normalised fx fy cx
@@ -39,15 +39,14 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from weakpose import skeleton
-from weakpose.data import render as rd
-from weakpose.data import synth_pose as sp
+from weakpose.data.synth import render as rd
+from weakpose.data.synth import poses as sp
+from weakpose.camera import project
 from weakpose.data.format import encode_jpeg
-from weakpose.data.synth import FAMILY_WEIGHTS
+from weakpose.data.synth.twins import FAMILY_WEIGHTS
 
 FPS = 30.0
 JPEG_QUALITY = 90
@@ -84,7 +83,8 @@ def _place_people(rng: np.random.Generator, n: int) -> np.ndarray:
 def render_crowd(out: str | os.PathLike, seed: int = 0, clip_id: str | None = None, width: int = 320,
                  height: int = 240, num_frames: int = 16, num_people: int | None = None,
                  min_visible: float = 0.5) -> CrowdVideo:
-    """Render one crowd video into ``out`` (module docstring). Deterministic in all arguments.
+    """Render one crowd video into ``out`` (module docstring). Deterministic in all arguments. Long because one
+    generator draws every random number in a fixed order (people, camera path, frames): same seed, same bytes.
 
     Args:
         seed: scene, people, poses and camera path. clip_id: defaults to ``crowd<seed:04d>``.
@@ -168,7 +168,7 @@ def render_crowd(out: str | os.PathLike, seed: int = 0, clip_id: str | None = No
             u, v = u[inside], v[inside]
             box = [float(u.min()) - 0.5, float(v.min()) - 0.5, float(u.max()) + 0.5, float(v.max()) + 0.5]
             vis = float((front_owner == p).sum()) / max(len(u), 1)
-            j2 = rd.project(K, joints[p] @ R.T + t)
+            j2 = project(joints[p] @ R.T + t, K)
             persons.append({"id": p, "box": box, "joints2d": np.round(j2, 3).tolist(), "visible_fraction": vis})
         gt_frames.append({"index": k, "frame_ts": ts, "file": f"{ts}.jpg", "K": K.tolist(), "people": persons})
         Ks.append(K)
@@ -219,82 +219,3 @@ def coco_detections(gt: dict, box_jitter: float = 0.0, miss: float = 0.0, false_
                          "bbox": [float(rng.uniform(0, W - w)), float(rng.uniform(0, H - h)), float(w), float(h)]})
         out += [dets[i] for i in (rng.permutation(len(dets)) if shuffle else range(len(dets)))]
     return out
-
-
-# ---------------------------------------------------------------------------------------------- diagnostics
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of boxes (4,) x0 y0 x1 y1 against boxes (M, 4) -> (M,)."""
-    w = np.clip(np.minimum(a[2], b[:, 2]) - np.maximum(a[0], b[:, 0]), 0, None)
-    h = np.clip(np.minimum(a[3], b[:, 3]) - np.maximum(a[1], b[:, 1]), 0, None)
-    inter = w * h
-    area = lambda x: (x[..., 2] - x[..., 0]) * (x[..., 3] - x[..., 1])  # noqa: E731
-    return inter / np.maximum(area(a) + area(b) - inter, 1e-9)
-
-
-def gt_identity(gt: dict, frame_ts: int, box: np.ndarray, min_iou: float = 0.5) -> int:
-    """The ground-truth person id whose box best overlaps ``box`` (4,) px in the frame ``frame_ts``, or -1 when
-    no person overlaps with IoU >= ``min_iou``."""
-    fr = next((f for f in gt["frames"] if f["frame_ts"] == frame_ts), None)
-    if fr is None:
-        raise ValueError(f"frame_ts {frame_ts} is not a frame of clip {gt['clip_id']}")
-    boxes = np.array([p["box"] for p in fr["people"]], np.float64)
-    iou = _iou(np.asarray(box, np.float64), boxes)
-    k = int(np.argmax(iou))
-    return int(fr["people"][k]["id"]) if iou[k] >= min_iou else -1
-
-
-def tracking_scores(tracks: list[list[tuple[int, np.ndarray]]], gt: dict, min_visible: float = 0.5) -> dict:
-    """Purity and completeness of tracklets against the true tracks of a crowd video.
-
-    Args:
-        tracks: tracklets, each a list of (frame_ts µs, box (4,) x0 y0 x1 y1 px); every entry gets the identity of
-            the ground-truth box it overlaps best (IoU >= 0.5, else -1 = no person).
-        gt: the ground truth of `render_crowd`. A true track is the frames where its person is at least
-            ``min_visible`` visible (those that get a ground-truth detection).
-    Returns:
-        dict with
-        purity: over all tracklet entries, the fraction whose identity equals their tracklet's majority identity
-            (1 = no tracklet ever switches person);
-        completeness: the mean over true tracks of the fraction of the track's frames covered by its best tracklet
-            (the one holding most of its frames; 1 = every person is one unbroken tracklet);
-        completeness_min: the worst true track; and the counts num_tracklets, num_entries, num_true_tracks.
-    """
-    ids = [[gt_identity(gt, int(ts), box) for ts, box in tr] for tr in tracks]
-    entries = sum(len(x) for x in ids)
-    majority = sum(int(np.bincount(np.asarray(x) + 1).max()) for x in ids if x)
-    purity = majority / entries if entries else float("nan")
-    true_len = {p["id"]: 0 for p in gt["people"]}
-    for fr in gt["frames"]:
-        for p in fr["people"]:
-            true_len[p["id"]] += p["visible_fraction"] >= min_visible
-    comp = []
-    for pid, n in true_len.items():
-        if n:
-            comp.append(max((len(set(ts for (ts, _), i in zip(tr, x) if i == pid)) for tr, x in zip(tracks, ids)),
-                            default=0) / n)
-    return {"purity": float(purity), "completeness": float(np.mean(comp)) if comp else float("nan"),
-            "completeness_min": float(np.min(comp)) if comp else float("nan"), "num_tracklets": len(tracks),
-            "num_entries": entries, "num_true_tracks": len(comp)}
-
-
-def oracle_pose_fn(gt: dict, noise_px: float = 2.0, seed: int = 0) -> Callable:
-    """A 2D pose estimator that knows the answer, with the ``pose_fn`` signature of `weakpose.tracklets`:
-    ``pose_fn(image (H, W, 3) uint8, boxes (N, 4) px, frame) -> (joints (N, J, 2) px, conf (N, J))``. Each box
-    gets the ground-truth joints of the person it overlaps best plus N(0, noise_px^2) pixel noise and confidence 1
-    (NaN joints and confidence 0 for a box on no person). ``frame.ts`` selects the frame."""
-    rng = np.random.default_rng(seed)
-    by_ts = {f["frame_ts"]: f for f in gt["frames"]}
-
-    def pose_fn(image: np.ndarray, boxes: np.ndarray, frame) -> tuple[np.ndarray, np.ndarray]:
-        fr = by_ts[int(frame.ts)]
-        joints = np.full((len(boxes), skeleton.J, 2), np.nan)
-        conf = np.zeros((len(boxes), skeleton.J))
-        for i, box in enumerate(np.asarray(boxes, np.float64).reshape(-1, 4)):
-            pid = gt_identity(gt, fr["frame_ts"], box)
-            if pid >= 0:
-                person = next(p for p in fr["people"] if p["id"] == pid)
-                joints[i] = np.asarray(person["joints2d"]) + rng.normal(0, noise_px, (skeleton.J, 2))
-                conf[i] = 1.0
-        return joints, conf
-
-    return pose_fn

@@ -4,7 +4,7 @@ body's shadow, and a panorama behind, all in true perspective through the crop i
 Conventions: world in mm, z up, floor z = 0; cameras are OpenCV pinhole cameras (x right, y down, z forward) with
 world->camera extrinsics X_c = R X_w + t and intrinsics K; pixel centres sit at integer coordinates, so the ray of
 pixel (u, v) is K^-1 [u, v, 1]. A view is rendered directly into the stored S x S crop with K_crop = A K_full
-(`weakpose.data.crops.crop_affine`), which is exact because A is affine.
+(`weakpose.camera.crop_affine`), which is exact because A is affine.
 
 Depth cues the images carry (so that relative depth, eq. 5 of the paper, is inferable from appearance): perspective
 size through K, Lambert shading under a light that is fixed in the world (not along the view direction) plus
@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from weakpose.data.synth_pose import BodyShape, Pose
+from weakpose.camera import project
+from weakpose.data.synth.poses import BodyShape, Pose
 
 NEAR_MM = 50.0
 
@@ -154,11 +155,6 @@ def look_at(center: np.ndarray, target: np.ndarray, roll: float = 0.0) -> tuple[
     return R, -R @ center
 
 
-def project(K: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """Pinhole projection of camera-frame points X (..., 3) mm with K (3, 3) -> (..., 2) pixels."""
-    x = X @ K.T
-    return x[..., :2] / x[..., 2:3]
-
 
 @functools.lru_cache(maxsize=4)
 def _pixel_grid(S: int) -> np.ndarray:
@@ -235,7 +231,7 @@ def _shadow(floor_pix: np.ndarray, points: np.ndarray, sph: Spheres, light: np.n
     keep = (cam[..., 2] > NEAR_MM).all(1)
     if not keep.any() or len(floor_pix) == 0:
         return shade
-    uv = project(K, cam[keep])
+    uv = project(cam[keep], K)
     sid, pu, pv = _pairs(uv.min(1), uv.max(1), S)
     sid = np.nonzero(keep)[0][sid]
     where = np.full(S * S, -1)

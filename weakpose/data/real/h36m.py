@@ -37,10 +37,11 @@ import numpy as np
 from tqdm import tqdm
 
 from weakpose import skeleton
-from weakpose.data import crops
-from weakpose.data.format import DEFAULT_CROP_MARGIN, DatasetWriter, Record, encode_jpeg
-from weakpose.data.h36m_cameras import (ACTION_NAMES, ACTIONS, CAMERA_NAMES, IMAGE_SIZE, SUBJECTS, Camera,  # noqa: F401
-                                        project_pinhole, undistort_pixels, undistorted_crop, vp_action_folders,
+from weakpose import camera as crops
+from weakpose.camera import DEFAULT_CROP_MARGIN, crop_intrinsics, project
+from weakpose.data.format import DatasetWriter, Record, encode_jpeg
+from weakpose.data.real.h36m_cameras import (ACTION_NAMES, ACTIONS, CAMERA_NAMES, IMAGE_SIZE, SUBJECTS, Camera,  # noqa: F401
+                                        undistort_pixels, undistorted_crop, vp_action_folders,
                                         vp_action_key, vp_camera)
 
 TRAIN_SUBJECTS: tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8")
@@ -283,7 +284,7 @@ def instants_from_vp(positions: dict, tree: ImageTree, path: Path, every_n: dict
                     if v in MISSING_VIEWS.get((subject, seq), ()):
                         stats["views_dropped_damaged"] += 1
                         continue
-                    uv = project_pinhole(joints @ cam.R.T + cam.t, cam.K)
+                    uv = project(joints @ cam.R.T + cam.t, cam.K)
                     center, side = crops.box_from_joints(uv)
                     views.append(View(v, cam, tree.image(subject, seq, cam.name, frame), center, side))
                 out.append(Instant(subject, seq, frame, joints, tuple(views)))
@@ -312,14 +313,14 @@ def render_instant(inst: Instant, group: int, crop_size: int, crop_margin: float
             raise ValueError(f"{v.image}: the labelled joints of {inst.subject}/{inst.folder} frame {inst.frame} lie "
                              f"behind camera {cam.name}; check the units (world mm) and the camera parameters")
         A = crops.crop_affine(v.center, v.side, crop_size, crop_margin)
-        K_crop = A @ cam.K
+        K_crop = crop_intrinsics(A, cam.K)
         img = _read_image(v.image, cam)
         crop = crops.crop_image(img, A, crop_size) if undistorted else \
             undistorted_crop(img, K_crop, cam.K, cam.dist, crop_size)
         recs.append(Record(image=encode_jpeg(crop[..., ::-1]), K=K_crop, split=split_of(inst.subject),
                            subject=inst.subject, action=inst.folder.rsplit("-", 1)[0],
                            sequence=f"{inst.subject}/{inst.folder}", frame=inst.frame, group=group, view=v.view,
-                           R=cam.R, t=cam.t, joints2d=project_pinhole(X, K_crop), joints3d=X))
+                           R=cam.R, t=cam.t, joints2d=project(X, K_crop), joints3d=X))
     return recs
 
 
@@ -383,9 +384,9 @@ def convert_h36m(root: str | os.PathLike, out: str | os.PathLike, *, labels: str
 
 
 def register_cli(subparsers) -> argparse.ArgumentParser:
-    """Add the ``h36m`` subcommand to an argparse subparsers object (used by weakpose.data.prepare); its ``func``
+    """Add the ``h36m`` subcommand to an argparse subparsers object (used by weakpose.data.real.prepare); its ``func``
     returns the dataset directory."""
-    from weakpose.data.prepare import add_common_args  # only the CLI needs prepare; convert_h36m does not
+    from weakpose.data.real.prepare import add_common_args  # only the CLI needs prepare; convert_h36m does not
 
     p = subparsers.add_parser("h36m", help="convert Human3.6M (learnable-triangulation labels or VideoPose3D npz)",
                               description=__doc__.split("\n\n")[0])

@@ -35,17 +35,13 @@ import numpy as np
 from tqdm import tqdm
 
 from weakpose import skeleton
-from weakpose.data.format import DEFAULT_CROP_MARGIN, DatasetWriter, Record
-from weakpose.data.prepare import DEFAULT_CROP_SIZE, add_common_args, crop_view, read_image, read_json
+from weakpose.skeleton import JOINT_NAMES_MPII16
+from weakpose.camera import DEFAULT_CROP_MARGIN
+from weakpose.data.format import DatasetWriter, Record
+from weakpose.data.real.prepare import DEFAULT_CROP_SIZE, add_common_args, crop_view, read_image, read_json
 
-NUM_JOINTS = 16
-JOINT_NAMES_MPII: tuple[str, ...] = (
-    "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "pelvis", "thorax",
-    "upper_neck", "head_top", "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow",
-    "left_wrist",
-)
+NUM_JOINTS = len(JOINT_NAMES_MPII16)
 SPLIT_OF_FILE: dict[str, str] = {"train": "train", "valid": "val", "test": "test"}
-SC_BIAS = 0.6  # head size = 0.6 x head-box diagonal (Sec. 3, PCKh)
 
 
 def load_annotations(path: str | Path) -> list[dict]:
@@ -158,44 +154,6 @@ def load_gt_valid(path: str | Path) -> dict:
             raise ValueError(f"{path}: {name} expected shape {shape} numbers (16 joints), found {a.shape} {a.dtype}")
     return {"jnt_missing": miss.T.astype(bool), "pos_gt_src": pos.transpose(2, 0, 1).astype(np.float64),
             "headboxes_src": head.transpose(2, 0, 1).astype(np.float64)}
-
-
-def pckh(pred: np.ndarray, gt: np.ndarray, missing: np.ndarray, headboxes: np.ndarray,
-         threshold: float = 0.5) -> dict[str, float]:
-    """PCKh as HRNet's ``MPIIDataset.evaluate`` computes it (Sec. 3).
-
-    Args:
-        pred, gt: (N, 16, 2) pixels in MPII joint order, the same pixel convention (distances only).
-        missing: (N, 16) bool, True = joint not annotated (not counted).
-        headboxes: (N, 2, 2) two corners (corner, xy) of each head box, pixels.
-        threshold: fraction of the head size (0.6 x head-box diagonal, SC_BIAS).
-    Returns percentages: Head, Shoulder, Elbow, Wrist, Hip, Knee, Ankle (left/right averaged), Mean (weighted by
-    joint counts, pelvis and thorax excluded) at ``threshold``, and Mean@0.1.
-    """
-    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
-    if pred.shape != gt.shape or pred.shape[1:] != (NUM_JOINTS, 2):
-        raise ValueError(f"pred and gt must both be (N, 16, 2), got {pred.shape} and {gt.shape}")
-    visible = ~np.asarray(missing, bool)
-    headsize = SC_BIAS * np.linalg.norm(headboxes[:, 1] - headboxes[:, 0], axis=-1)  # (N,)
-    err = np.linalg.norm(pred - gt, axis=-1) / headsize[:, None]  # (N, 16) in head sizes
-    count = visible.sum(0)
-    weight = count.astype(np.float64)
-    weight[[6, 7]] = 0.0  # pelvis and thorax are masked out of the mean
-    weight /= weight.sum()
-
-    def per_joint(th: float) -> np.ndarray:
-        hit = ((err <= th) & visible).sum(0)
-        return 100.0 * np.divide(hit, count, out=np.zeros(NUM_JOINTS), where=count > 0)
-
-    p, p01 = per_joint(threshold), per_joint(0.1)
-    name = {n: i for i, n in enumerate(JOINT_NAMES_MPII)}
-
-    def pair(part: str) -> float:
-        return 0.5 * (p[name["left_" + part]] + p[name["right_" + part]])
-
-    return {"Head": float(p[name["head_top"]]), "Shoulder": float(pair("shoulder")), "Elbow": float(pair("elbow")),
-            "Wrist": float(pair("wrist")), "Hip": float(pair("hip")), "Knee": float(pair("knee")),
-            "Ankle": float(pair("ankle")), "Mean": float((p * weight).sum()), "Mean@0.1": float((p01 * weight).sum())}
 
 
 def _run(args: argparse.Namespace) -> Path:

@@ -1,0 +1,64 @@
+"""The one config: profiles, overrides, run ids, the loss terms each stage switches on, flat row parameters and
+device resolution (weakpose.config)."""
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from weakpose import config as C
+
+
+def test_profiles_and_overrides():
+    cfg = C.make_config("smoke", mv="H+I", iterations=3)
+    assert cfg.profile == "smoke" and cfg.backbone == "resnet18" and cfg.mv == "H+I" and cfg.iterations == 3
+    assert C.make_config("paper").iterations == 60_000  # Appendix A
+    with pytest.raises(ValueError, match="profile"):
+        C.make_config("huge")
+    with pytest.raises(ValueError, match="unknown config keys"):
+        C.make_config("smoke", lr_typo=1.0)
+
+
+def test_run_id_is_readable_stable_and_changes_with_the_config():
+    a, b = C.make_config("smoke", mv="H"), C.make_config("smoke", mv="H")
+    assert a.run_id() == b.run_id() and a.run_id().startswith("ws_2d-HM_3d-none_mv-H_smoke_s0_")
+    assert C.make_config("smoke", mv="H", lr=1e-3).run_id() != a.run_id()
+    assert C.make_config("smoke", mv="H", known_R=True).run_id().startswith("ws+r_")
+    assert C.make_config("smoke", mv="H", use_heatmap_loss=False).run_id().split("_smoke")[0].endswith("_noLH")
+
+
+def test_config_round_trips_through_json():
+    cfg = C.make_config("smoke", sup3d="H", sup3d_subjects=("S1",), mv="H")
+    assert C.config_from_dict(json.loads(json.dumps(dataclasses.asdict(cfg)))) == cfg
+
+
+@pytest.mark.parametrize("row, terms", [
+    (dict(sup3d="H", mv=""), {"heatmap": True, "depth": True, "mc": False, "limb": False}),
+    (dict(mv="H"), {"heatmap": True, "depth": False, "mc": True, "limb": True}),
+    (dict(mv="H", use_heatmap_loss=False), {"heatmap": False, "depth": False, "mc": True, "limb": True}),
+    (dict(sup2d="M", mv=""), {"heatmap": True, "depth": False, "mc": False, "limb": False}),
+])
+def test_loss_terms_by_stage(row, terms):
+    cfg = C.make_config("smoke", **row)
+    assert cfg.loss_terms("main") == terms
+    assert cfg.loss_terms("pretrain") == {"heatmap": True, "depth": False, "mc": False, "limb": False}
+    with pytest.raises(ValueError, match="stage"):
+        cfg.loss_terms("warmup")
+
+
+def test_make_run_config_flat_parameters():
+    cfg = C.make_run_config("smoke", seed=3, sup3d="H", sup3d_subjects="S1, S5", mv="H")
+    assert cfg.sup3d_subjects == ("S1", "S5") and cfg.seed == 3 and cfg.mode == "semi"
+    assert C.make_run_config("smoke") == C.make_config("smoke", **{**C.ROW_DEFAULTS, "sup3d_subjects": ()},
+                                                       source="synthetic", data_root="", device="auto", seed=0)
+    with pytest.raises(ValueError, match="unknown row parameters"):
+        C.make_run_config("smoke", lr=1.0)
+
+
+def test_resolve_device():
+    assert C.resolve_device("cpu") == torch.device("cpu")
+    assert C.resolve_device(torch.device("cpu")) == torch.device("cpu")
+    assert C.resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            C.resolve_device("cuda")

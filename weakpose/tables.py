@@ -1,0 +1,328 @@
+"""The paper's Tables 1-3 as rows of configurations (flat notebook parameters), and every run's files collected
+into tables laid out like the paper's, next to the published numbers (results/published/), as pandas frames,
+Markdown and CSV. Also which runs the results notebook's figures show.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from weakpose.config import TrainConfig, config_from_dict, make_run_config
+from weakpose.runs import checkpoint_of, results_dir
+
+TABLES: tuple[str, ...] = ("table1", "table2", "table3")
+PUBLISHED_DIR = Path(__file__).resolve().parent.parent / "results" / "published"
+
+
+def _row(sup2d, sup3d, mv, known_R=False, use_heatmap_loss=True):
+    return dict(sup2d=sup2d, sup3d=sup3d, mv=mv, known_R=known_R, use_heatmap_loss=use_heatmap_loss)
+
+
+# Table 1 (ablation, evaluated on H): "method 2D/3D/MV" as printed in the paper, plus one row the paper describes
+# but does not tabulate (Sec. 3.3: without L_H the model can collapse to a degenerate solution).
+TABLE1: dict[str, dict] = {
+    "FS H+M/H/-": _row("H+M", "H", ""),
+    "WS+R H+M/-/H": _row("H+M", "", "H", known_R=True),
+    "WS H+M/-/H": _row("H+M", "", "H"),
+    "2d-only M/-/-": _row("M", "", ""),
+    "WS+R M/-/H": _row("M", "", "H", known_R=True),
+    "WS M/-/H": _row("M", "", "H"),
+    "WS M/-/I": _row("M", "", "I"),
+    "WS M/-/I+Q": _row("M", "", "I+Q"),
+    "WS M/-/H+I+Q": _row("M", "", "H+I+Q"),
+    "WS+R M/-/H+I+Q": _row("M", "", "H+I+Q", known_R=True),
+    "WS M/-/H without L_H": _row("M", "", "H", use_heatmap_loss=False),
+}
+TABLE1_EXTRA = ("WS M/-/H without L_H",)
+
+# Table 2 (H36M): the paper's own rows; the '*' rows are the *_gtroot metrics of the same runs.
+TABLE2: dict[str, dict] = {
+    "FS H": dict(sup2d="H+M", sup3d="H", mv=""),
+    "FS H+I+Q": dict(sup2d="H+M", sup3d="H", mv="H+I+Q"),
+    "semi H": dict(sup2d="H+M", sup3d="H", sup3d_subjects="S1", mv="H"),
+    "semi H+I+Q": dict(sup2d="H+M", sup3d="H", sup3d_subjects="S1", mv="H+I+Q"),
+    "WS H": dict(sup2d="M", mv="H"),
+    "WS H+I+Q": dict(sup2d="M", mv="H+I+Q"),
+}
+# Table 3 (3DHP): the H+I+Q models of Table 2 evaluated on I (the paper: "the same models used for evaluation on
+# H36M"); '* + R' is the WS model trained with known rotations, reported with the ground-truth root.
+TABLE3: dict[str, dict] = {
+    "FS H+I+Q": {**TABLE2["FS H+I+Q"], "eval_on": "I"},
+    "semi H+I+Q": {**TABLE2["semi H+I+Q"], "eval_on": "I"},
+    "WS H+I+Q": {**TABLE2["WS H+I+Q"], "eval_on": "I"},
+    "WS+R H+I+Q": {**TABLE2["WS H+I+Q"], "known_R": True, "eval_on": "I"},
+}
+ROWS = {"table1": TABLE1, "table2": TABLE2, "table3": TABLE3}
+
+
+# ----------------------------------------------------------------------------------------------- configs
+def row_config(table: str, name: str, profile: str, **run) -> TrainConfig:
+    """The configuration of row ``name`` of ``table`` ("table1" | "table2" | "table3")."""
+    return make_run_config(profile, **run, **_lookup(table, name))
+
+
+def _lookup(table: str, name: str) -> dict:
+    if table not in ROWS:
+        raise ValueError(f"table must be one of {TABLES}, got {table!r}")
+    if name not in ROWS[table]:
+        raise ValueError(f"{table} has no row {name!r}; rows: {list(ROWS[table])}")
+    return dict(ROWS[table][name])
+
+
+def match_rows(cfg: TrainConfig) -> dict[str, str]:
+    """{table: row name} of every table row whose configuration is exactly ``cfg`` (same profile, source, seed)."""
+    run = dict(source=cfg.source, data_root=cfg.data_root, device=cfg.device, seed=cfg.seed)
+    out = {}
+    for table, rows in ROWS.items():
+        for name, row in rows.items():
+            try:
+                if make_run_config(cfg.profile, **run, **row) == cfg:
+                    out[table] = name
+            except ValueError:  # a profile outside PROFILES (e.g. a hand-made config): matches nothing
+                pass
+    return out
+
+
+def metrics_frame(metrics: dict) -> pd.DataFrame:
+    """One run's metrics as a two-column table: with the eq. 12 scale and with the ground-truth root (*)."""
+    names = [k for k in ("mpjpe", "n_mpjpe", "p_mpjpe", "pck", "npck", "auc") if k in metrics]
+    df = pd.DataFrame({"eq. 12 scale": [metrics[k] for k in names],
+                       "GT root (*)": [metrics.get(k + "_gtroot", np.nan) for k in names]}, index=names)
+    extra = pd.DataFrame({"eq. 12 scale": [metrics.get("mpjpe_2d_px"), metrics.get("mpjpe_2d_px256"),
+                                            metrics.get("valid_fraction"), metrics.get("num_samples")]},
+                         index=["mpjpe_2d_px (input px)", "mpjpe_2d_px256", "valid_fraction", "num_samples"])
+    return pd.concat([df, extra]).round(2)
+
+
+# ----------------------------------------------------------------------------------------------- tables
+# Paper column -> our metric key (Table 1's "2D px" is the 2D error at the paper's 256 px input; 3D metrics in mm).
+METRICS = {1: {"2D px": "mpjpe_2d_px256", "3D mm": "mpjpe"},
+           2: {"MPJPE": "mpjpe", "NMPJPE": "n_mpjpe", "PMPJPE": "p_mpjpe"},
+           3: {"MPJPE": "mpjpe", "NMPJPE": "n_mpjpe", "PCK": "pck", "NPCK": "npck"}}
+CONFIG_COLUMNS = ("profile", "source", "seed", "mode", "sup2d", "sup3d", "sup3d_subjects", "mv", "known_R",
+                  "use_heatmap_loss", "eval_on", "data_size", "backbone", "input_size", "iterations")
+METRIC_COLUMNS = ("mpjpe", "n_mpjpe", "p_mpjpe", "mpjpe_gtroot", "n_mpjpe_gtroot", "p_mpjpe_gtroot", "mpjpe_2d_px",
+                  "mpjpe_2d_px256", "pck", "npck", "auc", "pck_gtroot", "npck_gtroot", "auc_gtroot")
+RESULT_COLUMNS = ("folder", "run_id", "label", *(f"row_{t}" for t in TABLES), *CONFIG_COLUMNS, *METRIC_COLUMNS,
+                  "checkpoint", "run_dir", "written")
+
+
+def collect_results(root: str | os.PathLike = "results") -> pd.DataFrame:
+    """Every ``<root>/**/metrics.json`` with its config.json, one line per run: the folder under ``root``
+    (table1/2/3, runs, ...), run_id, label "ours (<source>, <profile>)", the row of each table whose configuration
+    the run is (``row_table1`` ...; "" if none), the main config fields, every metric, its checkpoint and the time
+    metrics.json was written. An empty frame (with these columns) when there is nothing yet."""
+    root = results_dir(root)
+    recs = []
+    for m in sorted(root.rglob("metrics.json")) if root.is_dir() else []:
+        d = m.parent
+        try:
+            metrics = json.loads(m.read_text())
+            cfg = config_from_dict(json.loads((d / "config.json").read_text()))
+        except (OSError, ValueError, TypeError) as e:
+            print(f"[weakpose] skipping {d}: {type(e).__name__}: {e}")
+            continue
+        rows = match_rows(cfg)
+        c = dataclasses.asdict(cfg)
+        c["sup3d_subjects"] = ",".join(cfg.sup3d_subjects)
+        c["mode"] = cfg.mode
+        recs.append({"folder": d.relative_to(root).parts[0], "run_id": metrics.get("run_id") or cfg.run_id(),
+                     "label": f"ours ({cfg.source}, {cfg.profile})",
+                     **{f"row_{t}": rows.get(t, "") for t in TABLES}, **{k: c[k] for k in CONFIG_COLUMNS},
+                     **{k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
+                     "checkpoint": str(checkpoint_of(d) or ""), "run_dir": str(d),
+                     "written": pd.Timestamp(m.stat().st_mtime, unit="s")})
+    if not recs:
+        return pd.DataFrame(columns=list(RESULT_COLUMNS))
+    df = pd.DataFrame(recs).reindex(columns=list(dict.fromkeys([*RESULT_COLUMNS, *pd.DataFrame(recs).columns])))
+    loose = df[(df[[f"row_{t}" for t in TABLES]] == "").all(axis=1)]
+    if len(loose):
+        print(f"[weakpose] {len(loose)} run(s) under {root} are no row of Tables 1-3 with the current profiles (other "
+              f"settings, or written by an older weakpose): they stay out of the paper tables: "
+              f"{', '.join(loose['folder'] + '/' + loose['run_id'])}")
+    return df
+
+
+def published(n: int, raw: bool = False) -> pd.DataFrame:
+    """The paper's Table n (1, 2, 3) as transcribed in results/published/table<n>.csv, peers included. Metric
+    columns are numbers (NaN where the paper prints '-' or 'n/a'; ``raw`` keeps the printed text)."""
+    if n not in METRICS:
+        raise ValueError(f"the paper has Tables 1, 2 and 3, got {n!r}")
+    df = pd.read_csv(PUBLISHED_DIR / f"table{n}.csv", dtype=str, keep_default_na=False)
+    if raw:
+        return df
+    for col in METRICS[n]:
+        df[col] = pd.to_numeric(df[col].replace({"-": None, "n/a": None}))
+    if "gtroot" in df:
+        df["gtroot"] = df["gtroot"] == "True"
+    return df
+
+
+def _ours(n: int, ours: pd.DataFrame, name: str, gtroot: bool = False) -> list[dict]:
+    """Our values for row ``name`` of Table n, one dict per label (mean over seeds), in paper column names."""
+    col = f"row_table{n}"
+    if ours is None or ours.empty or col not in ours:
+        return []
+    sel = ours[ours[col] == name]
+    if "written" in sel:  # the same run reused in several tables' folders counts once
+        sel = sel.sort_values("written", ascending=False)
+    sel = sel.drop_duplicates("run_id")
+    out = []
+    for label, g in sel.groupby("label", sort=True):
+        vals = {}
+        for paper_col, key in METRICS[n].items():
+            key = key + "_gtroot" if gtroot else key
+            vals[paper_col] = float(g[key].mean()) if key in g and g[key].notna().any() else np.nan
+        note = f"{len(g)} run(s), seeds {sorted(set(int(s) for s in g['seed']))}"
+        if n == 1 and (g["mode"] == "2d").all():
+            vals["3D mm"] = np.nan  # the depth head of a 2D-only model is never trained: no 3D model to score
+            note += "; no 3D for a 2D-only model"
+        out.append({"label": label, "values": vals, "note": note})
+    return out
+
+
+def _extra_table1(name: str) -> dict:
+    row = TABLE1[name]
+    return {"method": "WS" + (" + R" if row["known_R"] else "") + ("" if row["use_heatmap_loss"] else " without L_H"),
+            "2D": row["sup2d"], "3D": row["sup3d"] or "-", "MV": row["mv"] or "-", "row": name}
+
+
+def paper_table(n: int, ours: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Table n laid out like the paper (sections, peers' rows, the paper's own rows), with each of our runs as a
+    row right under the paper's row it reproduces (``source`` "ours (<source>, <profile>)") and our extra rows
+    (Table 1's "without L_H") at the end. Metric columns are numbers, NaN where nothing is reported; ``note`` says
+    which cells the paper prints as 'n/a' and how many runs an 'ours' row averages."""
+    raw, num = published(n, raw=True), published(n)
+    keys = [c for c in raw.columns if c not in ("row", "gtroot", "source", *METRICS[n])]
+    out = []
+    for i, p in num.iterrows():
+        na = [c for c in METRICS[n] if raw.at[i, c] == "n/a"]
+        out.append({**{k: p[k] for k in keys}, **{c: p[c] for c in METRICS[n]}, "source": p["source"],
+                    "row": p["row"], "note": f"n/a in the paper: {', '.join(na)}" if na else ""})
+        if p["row"]:
+            for o in _ours(n, ours, p["row"], bool(p.get("gtroot", False))):
+                out.append({**{k: p[k] for k in keys}, **o["values"], "source": o["label"], "row": p["row"],
+                            "note": o["note"]})
+    if n == 1:
+        for name in TABLE1_EXTRA:
+            for o in _ours(1, ours, name):
+                out.append({**_extra_table1(name), **o["values"], "source": o["label"], "note": o["note"]})
+    return pd.DataFrame(out, columns=[*keys, *METRICS[n], "source", "row", "note"])
+
+
+def side_by_side(n: int, ours: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The paper's own rows of Table n with the paper's number next to ours, per metric: columns "<metric>
+    (paper)", "<metric> (ours (<source>, <profile>))", ...; one line per row (Table 1's extra rows included)."""
+    num = published(n)
+    own = num[num["row"] != ""]
+    labels = sorted(set(ours["label"])) if ours is not None and not ours.empty else []
+    lines = []
+    for _, p in own.iterrows():
+        gt = bool(p.get("gtroot", False))
+        line = {"row": p["row"] + (" *" if gt else ""), "method": p["method"]}
+        if n > 1:
+            line["section"] = p["section"].split(" - ")[0]
+        found = {o["label"]: o["values"] for o in _ours(n, ours, p["row"], gt)}
+        for c in METRICS[n]:
+            line[f"{c} (paper)"] = p[c]
+            for lab in labels:
+                line[f"{c} ({lab})"] = found.get(lab, {}).get(c, np.nan)
+        lines.append(line)
+    if n == 1:
+        for name in TABLE1_EXTRA:
+            found = {o["label"]: o["values"] for o in _ours(1, ours, name)}
+            line = {"row": name, "method": _extra_table1(name)["method"]}
+            for c in METRICS[1]:
+                line[f"{c} (paper)"] = np.nan
+                for lab in labels:
+                    line[f"{c} ({lab})"] = found.get(lab, {}).get(c, np.nan)
+            lines.append(line)
+    return pd.DataFrame(lines)
+
+
+def to_markdown(df: pd.DataFrame, digits: int = 1) -> str:
+    """A GitHub Markdown table (numbers to ``digits`` decimals, NaN as '-')."""
+    def cell(v):
+        if isinstance(v, (float, np.floating)):
+            if np.isnan(v):
+                return "-"
+            # the paper's own precision survives (77.75 stays 77.75), computed values get ``digits``
+            d = next((d for d in range(digits, 3) if abs(round(v, d) - v) < 1e-9), digits)
+            return f"{v:.{d}f}"
+        return str(v).replace("|", "\\|") if str(v) != "" else " "
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    sep = "|" + "|".join("---:" if pd.api.types.is_numeric_dtype(df[c]) else "---" for c in df.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, sep, *body]) + "\n"
+
+
+def save_table(df: pd.DataFrame, stem: str | os.PathLike, digits: int = 1) -> tuple[Path, Path]:
+    """Write ``<stem>.csv`` and ``<stem>.md``; returns both paths."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(stem.with_suffix(".csv"), index=False)
+    stem.with_suffix(".md").write_text(to_markdown(df, digits))
+    return stem.with_suffix(".csv"), stem.with_suffix(".md")
+
+
+def run_vs_paper(n: int, cfg: TrainConfig, metrics: dict) -> pd.DataFrame:
+    """One run next to the paper's numbers of the Table-n row it reproduces (NaN where the paper has none): the
+    eq. 12 metrics, and for Tables 2-3 also the ground-truth-root (*) ones of the same run."""
+    name = match_rows(cfg).get(f"table{n}", "")
+    pub = published(n)
+    lines = []
+    for gt in ((False,) if n == 1 else (False, True)):
+        p = pub[(pub["row"] == name) & ((pub["gtroot"] == gt) if "gtroot" in pub else True)] if name else pub.iloc[:0]
+        for col, key in METRICS[n].items():
+            ours = metrics.get(key + ("_gtroot" if gt else ""), np.nan)
+            if n == 1 and col == "3D mm" and cfg.mode == "2d":
+                ours = np.nan  # a 2D-only model has no trained depth: the paper prints '-' too
+            lines.append({"row": name or "(not a row of this table)", "metric": col + (" *" if gt else ""),
+                          "paper": p[col].iloc[0] if len(p) else np.nan, "ours": ours})
+    return pd.DataFrame(lines)
+
+
+def viewer_runs(ours: pd.DataFrame, max_runs: int = 6) -> list[tuple[str, Path]]:
+    """(label, checkpoint) of up to ``max_runs`` distinct runs with a checkpoint, newest first, all on the same data
+    as the newest one (same source, data size and seed, so they can be shown on the same test image)."""
+    if ours is None or ours.empty:
+        return []
+    ok = ours[ours["checkpoint"] != ""].sort_values("written", ascending=False).drop_duplicates("run_id")
+    if ok.empty:
+        return []
+    first = ok.iloc[0]
+    same = ok[(ok["source"] == first["source"]) & (ok["data_size"] == first["data_size"]) & (ok["seed"] == first["seed"])]
+    out = []
+    for _, r in same.drop_duplicates("checkpoint").head(max_runs).iterrows():
+        name = next((r[f"row_{t}"] for t in TABLES if r[f"row_{t}"]), r["mode"])
+        out.append((f"{name} ({r['profile']})", Path(r["checkpoint"])))
+    return out
+
+
+def figure2_runs(ours: pd.DataFrame) -> list[tuple[str, Path]]:
+    """Checkpoints for the Figure-2-style view: a weakly-supervised run whose multi-view data has no MQC (Q) -
+    'before', preferably MV=H as in the paper's left panel - and one with Q - 'after', preferably MV=H+I+Q; the
+    newest of each, from the same source and profile where possible. Only those that exist are returned."""
+    if ours is None or ours.empty:
+        return []
+    ws = ours[ours["mode"].isin(["ws", "ws+r"]) & (ours["checkpoint"] != "")].sort_values("written", ascending=False)
+    ws = ws[ws["use_heatmap_loss"].astype(bool)]
+    if ws.empty:
+        return []
+    with_q = ws[ws["mv"].str.contains("Q")]
+    pref = (with_q if not with_q.empty else ws).iloc[0][["source", "profile"]]
+    same = ws[(ws["source"] == pref["source"]) & (ws["profile"] == pref["profile"])]
+    out = []
+    for tag, sel, best in (("before: no MQC in MV", ~same["mv"].str.contains("Q"), "H"),
+                           ("after: MQC in MV", same["mv"].str.contains("Q"), "H+I+Q")):
+        cand = same[sel]
+        if cand.empty:
+            continue
+        pick = cand[cand["mv"] == best].iloc[0] if (cand["mv"] == best).any() else cand.iloc[0]
+        out.append((f"{tag} ({pick['mode'].upper()}, MV={pick['mv']}, {pick['label']})", Path(pick["checkpoint"])))
+    return out
