@@ -29,6 +29,8 @@ class TrainConfig:
     pseudo_labels: bool = True    # Sec. 3.3 regularisation on H and I multi-view images
     pseudo_tau: float = 0.5
     pretrain_2d: bool = True      # Appendix A: 2D pre-training before the weak losses switch on
+    init_2d: str = ""             # ours: a 2D-trained checkpoint (e.g. the 2D-only row) starting the main stage,
+                                  # instead of this run's own pre-training: one shared 2D model for many rows
     # --- data ---
     source: str = "synthetic"     # "synthetic" | "real"
     data_root: str = ""           # "" = weakpose.data.format.data_root()
@@ -42,6 +44,7 @@ class TrainConfig:
     stride: int = 4
     temperature: float = 50.0     # lambda of eq. 4
     heatmap_sigma: float = 2.0    # Gaussian target std in heatmap cells
+    detach_2d_3d: bool = False    # ours: the 3D path (eqs. 1-3 -> L_MC, L_B) sees uv and eq. 5's weights detached
     # --- optimisation (Appendix A) ---
     iterations: int = 60_000
     lr: float = 5e-4
@@ -119,8 +122,16 @@ class TrainConfig:
         name = f"{self.mode}_2d-{self.sup2d.replace('+', '')}_3d-{self.sup3d or 'none'}_mv-{mv}"
         if not self.use_heatmap_loss:
             name += "_noLH"
-        digest = hashlib.sha1(json.dumps(dataclasses.asdict(self), sort_keys=True).encode()).hexdigest()[:6]
+        fields = {k: v for k, v in dataclasses.asdict(self).items()
+                  if not (k in LATER_FIELDS and v == _DEFAULTS[k])}
+        digest = hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:6]
         return f"{name}_{self.profile}_s{self.seed}_{digest}"
+
+
+# Fields added after the first results were committed: left out of the run id while they hold their default, so a
+# new switch never renames the runs that do not use it (their results/ folders stay where they are).
+LATER_FIELDS: tuple[str, ...] = ("init_2d", "detach_2d_3d")
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 
 def _check_keys(name: str, value: str, allowed: tuple[str, ...], allow_empty: bool) -> None:

@@ -40,9 +40,11 @@ class PoseNet(nn.Module):
     """
 
     def __init__(self, backbone: str = "hrnet_w32", num_joints: int = skeleton.J, stride: int = 4,
-                 temperature: float = 50.0, head_channels: int = 0, feature_stride: int = 0):
+                 temperature: float = 50.0, head_channels: int = 0, feature_stride: int = 0,
+                 detach_2d_3d: bool = False):
         super().__init__()
         self.num_joints, self.stride, self.temperature = num_joints, stride, temperature
+        self.detach_2d_3d = detach_2d_3d
         feature_stride = feature_stride or stride
         if feature_stride % stride:
             raise ValueError(f"feature_stride {feature_stride} must be a multiple of stride {stride}")
@@ -98,14 +100,18 @@ class PoseNet(nn.Module):
             "conf": geometry.heatmap_confidence(heatmaps.detach(), uv.detach(), self.stride),
         }
         if K is not None:
-            out["points"], out["z_root"], out["valid"] = geometry.reconstruct(uv, out["z_rel"], K.float())
+            # ``detach_2d_3d`` (ours, off = the paper): the 3D path (eqs. 1-3, hence L_MC and L_B) sees the 2D
+            # detached, i.e. uv and the eq. 5 softmax weights, so the weak losses train the depth maps only.
+            uv3, z3 = (uv.detach(), geometry.relative_depth(probs.detach(), depth_maps)) if self.detach_2d_3d \
+                else (uv, out["z_rel"])
+            out["points"], out["z_root"], out["valid"] = geometry.reconstruct(uv3, z3, K.float())
         return out
 
     @classmethod
     def from_config(cls, cfg) -> "PoseNet":
         """The architecture a `TrainConfig` describes (every PoseNet argument that is a config field)."""
         return cls(cfg.backbone, stride=cfg.stride, temperature=cfg.temperature, head_channels=cfg.head_channels,
-                   feature_stride=cfg.feature_stride)
+                   feature_stride=cfg.feature_stride, detach_2d_3d=cfg.detach_2d_3d)
 
 
 def load_checkpoint(path, device="cpu"):

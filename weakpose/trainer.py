@@ -100,7 +100,8 @@ def lr_at(cfg: TrainConfig, step: int) -> float:
 
 
 def _pre(cfg: TrainConfig) -> int:
-    return cfg.pretrain_iterations if cfg.pretrain_2d else 0
+    """Steps of this run's own 2D pre-training: none when it starts from a shared 2D model (``init_2d``)."""
+    return cfg.pretrain_iterations if (cfg.pretrain_2d and not cfg.init_2d) else 0
 
 
 # ----------------------------------------------------------------------------------------------- the run
@@ -142,6 +143,8 @@ class Run:
             self.allow3d.append(torch.from_numpy(ok).to(self.device))
         self.setsmv = [MultiView(self.data[k], "train", views=cfg.views, seed=cfg.seed) for k in cfg.mv_keys]
         self.model = PoseNet.from_config(cfg).to(self.device)
+        if cfg.init_2d:
+            self._init_from_2d(cfg.init_2d)
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
@@ -156,6 +159,21 @@ class Run:
         self.autocast = self.device.type == "cuda" and cfg.bf16
         self.out.mkdir(parents=True, exist_ok=True)
         self.ckpt = self.out / "checkpoints" / "last.pt"
+
+    def _init_from_2d(self, path: str) -> None:
+        """Start from a shared 2D model (the paper pre-trains the 2D network once, before the weak losses): its
+        weights, with the latent-depth layer reset to zero as after this run's own pre-training (Appendix A)."""
+        from weakpose.model import load_checkpoint
+
+        other, ocfg, _ = load_checkpoint(path, self.device)
+        arch = ("backbone", "head_channels", "feature_stride", "stride", "input_size", "temperature")
+        if any(getattr(ocfg, k) != getattr(self.cfg, k) for k in arch):
+            raise ValueError(f"init_2d={path}: its architecture {[getattr(ocfg, k) for k in arch]} differs from this "
+                             f"run's {[getattr(self.cfg, k) for k in arch]} ({', '.join(arch)})")
+        self.model.load_state_dict(other.state_dict())
+        self.model.reset_depth_head()
+        if self.verbose:
+            print(f"[weakpose] main stage starts from the 2D model {path} (its own pre-training is skipped)")
 
     # --------------------------------------------------------------------------------- checkpoints
     def save(self) -> None:
@@ -427,14 +445,20 @@ def main(argv: list[str] | None = None) -> None:
 
     p = argparse.ArgumentParser(description="Train one weakpose configuration (torchrun-compatible).")
     p.add_argument("--profile", default="small")
+    p.add_argument("--config", default="", help="a run's config.json (e.g. results/table1/<run>/config.json): "
+                   "train exactly that configuration again (--profile is then ignored; --set still applies)")
     p.add_argument("--out", required=True)
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides, e.g. mv=H+I+Q")
     a = p.parse_args(argv)
     try:
         over = parse_overrides(a.set)
-    except ValueError as e:
-        raise SystemExit(str(e)) from None
-    print(json.dumps(train(make_config(a.profile, **over), a.out), indent=1))
+        if a.config:
+            cfg = dataclasses.replace(config_from_dict(json.loads(Path(a.config).read_text())), **over)
+        else:
+            cfg = make_config(a.profile, **over)
+    except (ValueError, TypeError, OSError) as e:
+        raise SystemExit(f"weakpose.trainer: {e}") from None
+    print(json.dumps(train(cfg, a.out), indent=1))
 
 
 if __name__ == "__main__":
