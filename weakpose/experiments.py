@@ -29,10 +29,11 @@ ENV_PROFILE, ENV_RESULTS = "WEAKPOSE_NOTEBOOK_PROFILE", "WEAKPOSE_RESULTS"
 
 # ----------------------------------------------------------------------------------------------- the runner
 def notebook_params(table: str, name: str, profile: str, results: str | os.PathLike, source: str = "synthetic",
-                    data_root: str = "", device: str = "auto", seed: int = 0, reuse: bool = True) -> dict:
+                    data_root: str = "", device: str = "auto", seed: int = 0, reuse: bool = True,
+                    formulation: str = "paper") -> dict:
     """The papermill parameters of one row: Table 1 passes the row's flat configuration, Tables 2-3 its name."""
     common = dict(profile=profile, source=source, data_root=data_root, device=device, seed=seed,
-                  results_root=str(results), reuse=reuse)
+                  results_root=str(results), reuse=reuse, formulation=formulation)
     row = _lookup(table, name)  # raises for an unknown row
     return {**row, **common} if table == "table1" else {"row": name, **common}
 
@@ -51,7 +52,7 @@ def _without_test_overrides():
 def run_table(table: str, profile: str, results: str | os.PathLike = "results", source: str = "synthetic",
               data_root: str = "", device: str = "auto", seed: int = 0, rerun: bool = False,
               rows: list[str] | None = None, notebooks: str | os.PathLike | None = None,
-              progress: bool = True) -> pd.DataFrame:
+              progress: bool = True, formulation: str = "paper") -> pd.DataFrame:
     """Execute the table's notebook once per row with papermill (kernel python3) into
     ``<results>/<table>/<run-id>/notebook.ipynb``. Rows whose metrics.json exists are skipped unless ``rerun``
     (which deletes the row's folder first: a fresh training, no reuse). A failed row is reported and the next
@@ -68,7 +69,8 @@ def run_table(table: str, profile: str, results: str | os.PathLike = "results", 
     names = list(ROWS[table]) if not rows else rows
     log = []
     for name in tqdm(names, desc=table, disable=not progress):
-        cfg = row_config(table, name, profile, source=source, data_root=data_root, device=device, seed=seed)
+        cfg = row_config(table, name, profile, source=source, data_root=data_root, device=device, seed=seed,
+                         formulation=formulation)
         out = run_dir(results, table, cfg)
         line = dict(table=table, row=name, run_id=cfg.run_id(), status="skipped", seconds=0.0, mpjpe=np.nan, out=str(out))
         if (out / "metrics.json").is_file() and not rerun:
@@ -78,7 +80,8 @@ def run_table(table: str, profile: str, results: str | os.PathLike = "results", 
         if rerun and out.exists():
             shutil.rmtree(out)
         out.mkdir(parents=True, exist_ok=True)
-        params = notebook_params(table, name, profile, results, source, data_root, device, seed, reuse=not rerun)
+        params = notebook_params(table, name, profile, results, source, data_root, device, seed, reuse=not rerun,
+                                 formulation=formulation)
         t0 = time.perf_counter()
         try:
             with _without_test_overrides():
@@ -101,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m weakpose.experiments",
                                 description="Run the rows of the paper's tables, one papermill execution per row.")
     p.add_argument("table", choices=[*TABLES, "all"])
-    p.add_argument("--profile", choices=["smoke", "small", "paper"], default="small")
+    p.add_argument("--profile", choices=["smoke", "small", "cpu", "paper"], default="small")
+    p.add_argument("--formulation", choices=["paper", "ours", "both"], default="paper",
+                   help="the paper's literal losses, ours (README 'Weak supervision'), or both one after the other")
     p.add_argument("--rerun", action="store_true", help="re-execute rows that already have metrics.json")
     p.add_argument("--source", choices=["synthetic", "real"], default="synthetic")
     p.add_argument("--data-root", default="", help="dataset root (default: $WEAKPOSE_DATA or ~/.cache/weakpose)")
@@ -114,8 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     tables = list(TABLES) if a.table == "all" else [a.table]
     if a.rows and len(tables) > 1:
         p.error("--rows needs a single table")
+    forms = ["paper", "ours"] if a.formulation == "both" else [a.formulation]
     summary = pd.concat([run_table(t, a.profile, a.results, a.source, a.data_root, a.device, a.seed, a.rerun, a.rows,
-                                   a.notebooks) for t in tables], ignore_index=True)
+                                   a.notebooks, formulation=f) for f in forms for t in tables], ignore_index=True)
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
         print(summary.drop(columns=["out"]).to_string(index=False))
     print(f"[weakpose] results under {results_dir(a.results)}; tables and figures: run notebooks/results.ipynb")

@@ -116,7 +116,7 @@ def consistency_distance(points: torch.Tensor, conf: torch.Tensor, R: torch.Tens
     ``distance``: "euclidean" (default) is the unsquared per-joint distance ||.||_2, summed over joints (an L1
     penalty over joints, robust like the paper's choice, and invariant to a rigid motion of either view);
     "l1" is the literal per-coordinate |.|_1 of the 3-vector, which is NOT invariant when the target view is
-    rotated. The paper only says "L1-norm"; we default to the variant that keeps L_MC a function of the
+    rotated; "squared" (ours) is ||.||_2^2, smooth at 0 and gentle on small errors, so noisy views do not dominate. The paper only says "L1-norm"; we default to the variant that keeps L_MC a function of the
     relative pose alone, and keep "l1" for ablations.
 
     points: (B, C, J, 3); conf: (B, C, J) (detached inside); R: (B, P, 3, 3); t: (B, P, 3) from `pair_transforms`;
@@ -132,8 +132,10 @@ def consistency_distance(points: torch.Tensor, conf: torch.Tensor, R: torch.Tens
         dist = torch.sqrt((diff * diff).sum(-1) + eps) - eps ** 0.5
     elif distance == "l1":
         dist = diff.abs().sum(-1)
+    elif distance == "squared":
+        dist = (diff * diff).sum(-1)
     else:
-        raise ValueError(f"distance must be 'euclidean' or 'l1', got {distance!r}")
+        raise ValueError(f"distance must be 'euclidean', 'l1' or 'squared', got {distance!r}")
     w = (conf[:, c] * conf[:, cp]).detach().to(dist.dtype)
     per_pair = (w * dist).sum(-1)                                     # (B, P)
     if view_mask is None:

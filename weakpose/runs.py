@@ -10,7 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
-from weakpose.config import TrainConfig, make_run_config, resolve_device
+from weakpose.config import TrainConfig, formulation_of, make_run_config, resolve_device
 
 
 def project_root() -> Path:
@@ -46,7 +46,7 @@ def announce(cfg: TrainConfig, out_dir: Path) -> None:
                 "comparable with the paper's")
     else:
         what = f"REAL datasets under {root / 'real'} (h36m, 3dhp, mqc, mpii as converted by weakpose.data.real.prepare)"
-    print(f"{bar}\n[weakpose] DATA SOURCE: {what}\n[weakpose] profile {cfg.profile}, mode {cfg.mode}, "
+    print(f"{bar}\n[weakpose] DATA SOURCE: {what}\n[weakpose] profile {cfg.profile}, formulation {formulation_of(cfg)}, mode {cfg.mode}, "
           f"evaluated on {cfg.eval_on}, device {cfg.device}\n[weakpose] run {cfg.run_id()}\n[weakpose] results -> "
           f"{out_dir}\n{bar}", flush=True)
 

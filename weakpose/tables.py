@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from weakpose.config import TrainConfig, config_from_dict, make_run_config
+from weakpose.config import TrainConfig, config_from_dict, formulation_of, make_run_config
 from weakpose.runs import checkpoint_of, results_dir
 
 TABLES: tuple[str, ...] = ("table1", "table2", "table3")
@@ -74,9 +74,18 @@ def _lookup(table: str, name: str) -> dict:
     return dict(ROWS[table][name])
 
 
+def label_of(cfg: TrainConfig) -> str:
+    """How our runs are labelled in the tables: "ours (<source>, <profile>)", plus ", fixed" for the "ours"
+    formulation (the paper's literal losses carry no suffix)."""
+    f = formulation_of(cfg)
+    return f"ours ({cfg.source}, {cfg.profile}{'' if f == 'paper' else ', fixed' if f == 'ours' else ', custom'})"
+
+
 def match_rows(cfg: TrainConfig) -> dict[str, str]:
-    """{table: row name} of every table row whose configuration is exactly ``cfg`` (same profile, source, seed)."""
-    run = dict(source=cfg.source, data_root=cfg.data_root, device=cfg.device, seed=cfg.seed)
+    """{table: row name} of every table row whose configuration is exactly ``cfg`` (same profile, source, seed and
+    formulation)."""
+    run = dict(source=cfg.source, data_root=cfg.data_root, device=cfg.device, seed=cfg.seed,
+               formulation=formulation_of(cfg) if formulation_of(cfg) != "custom" else "paper")
     out = {}
     for table, rows in ROWS.items():
         for name, row in rows.items():
@@ -132,7 +141,7 @@ def collect_results(root: str | os.PathLike = "results") -> pd.DataFrame:
         c["sup3d_subjects"] = ",".join(cfg.sup3d_subjects)
         c["mode"] = cfg.mode
         recs.append({"folder": d.relative_to(root).parts[0], "run_id": metrics.get("run_id") or cfg.run_id(),
-                     "label": f"ours ({cfg.source}, {cfg.profile})",
+                     "label": label_of(cfg),
                      **{f"row_{t}": rows.get(t, "") for t in TABLES}, **{k: c[k] for k in CONFIG_COLUMNS},
                      **{k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
                      "checkpoint": str(checkpoint_of(d) or ""), "run_dir": str(d),

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from weakpose import camera, losses
 from weakpose.camera import inside, sample_affines, transform_points, warp_images
-from weakpose.config import TrainConfig, config_from_dict, resolve_device
+from weakpose.config import TrainConfig, config_from_dict, resolve_device, shared_2d_config
 from weakpose.data.loaders import Eval3D, Images2D, MultiView, open_dataset
 from weakpose.evaluate import evaluate, infer, run_summary
 from weakpose.losses import LOSS_NAMES
@@ -109,8 +109,11 @@ class Run:
     """Everything one training run holds: data, model, optimizer, pseudo-labels and its results directory."""
 
     def __init__(self, cfg: TrainConfig, out_dir: str | os.PathLike, device: torch.device | None = None,
-                 verbose: bool = True):
+                 verbose: bool = True, shared_root: str | os.PathLike | None = None):
+        """``shared_root``: where shared 2D models (``init_2d="shared"``) live, one folder per configuration
+        (default ``<out_dir>/../../shared2d``, i.e. ``<results>/shared2d`` for ``<results>/<table>/<run>``)."""
         self.cfg, self.out = cfg, Path(out_dir)
+        self.shared_root = Path(shared_root) if shared_root is not None else self.out.parent.parent / "shared2d"
         self.rank, self.world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
         self.device = device or resolve_device(cfg.device)
         if self.world > 1:
@@ -144,7 +147,8 @@ class Run:
         self.setsmv = [MultiView(self.data[k], "train", views=cfg.views, seed=cfg.seed) for k in cfg.mv_keys]
         self.model = PoseNet.from_config(cfg).to(self.device)
         if cfg.init_2d:
-            self._init_from_2d(cfg.init_2d)
+            self._init_from_2d(self._shared_2d() if cfg.init_2d == "shared" else cfg.init_2d)
+            _seed_everything(cfg.seed)  # the same run whether the shared model was trained just now or found
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
@@ -160,7 +164,18 @@ class Run:
         self.out.mkdir(parents=True, exist_ok=True)
         self.ckpt = self.out / "checkpoints" / "last.pt"
 
-    def _init_from_2d(self, path: str) -> None:
+    def _shared_2d(self) -> Path:
+        """The checkpoint of this run's shared 2D model (`config.shared_2d_config`), trained first if absent."""
+        scfg = shared_2d_config(self.cfg)
+        d = self.shared_root / scfg.run_id()
+        if not (d / "metrics.json").is_file():
+            if self.verbose:
+                print(f"[weakpose] training the shared 2D model {scfg.run_id()} ({scfg.iterations} steps, L_H on "
+                      f"{scfg.sup2d}) into {d}; every row with the same 2D data and profile reuses it")
+            Run(scfg, d, self.device, self.verbose).fit()
+        return d / "checkpoints" / "last.pt"
+
+    def _init_from_2d(self, path: str | os.PathLike) -> None:
         """Start from a shared 2D model (the paper pre-trains the 2D network once, before the weak losses): its
         weights, with the latent-depth layer reset to zero as after this run's own pre-training (Appendix A)."""
         from weakpose.model import load_checkpoint
@@ -272,7 +287,7 @@ class Run:
             if on["mc"]:
                 t["mc"] = losses.multiview_consistency(
                     pts, conf, mask, rotations=bm["R"] if cfg.known_R else None,
-                    known=bm["has_extrinsics"].all(-1) if cfg.known_R else None)
+                    known=bm["has_extrinsics"].all(-1) if cfg.known_R else None, distance=cfg.mc_distance)
             if on["limb"]:
                 t["limb"] = losses.limb_length_loss(pts.flatten(0, 1), conf.flatten(0, 1), self.bone_norm, mask.flatten())
         t["total"] = t["heatmap"] + cfg.psi * t["depth"] + cfg.alpha * t["mc"] + cfg.beta * t["limb"]
