@@ -64,6 +64,7 @@ class TrainConfig:
     num_workers: int = 4
     log_every: int = 50
     ckpt_every: int = 1000
+    keep_checkpoints: int = 3     # step-*.pt files kept besides last.pt (resume falls back to them)
     eval_batch: int = 64
     eval_max_samples: int = 0     # 0 = the whole test split
     profile: str = "paper"
@@ -79,6 +80,8 @@ class TrainConfig:
             raise ValueError("known_R needs multi-view data (mv)")
         if self.eval_on not in ("H", "I"):
             raise ValueError(f"eval_on must be 'H' or 'I', got {self.eval_on!r}")
+        if self.keep_checkpoints < 1:
+            raise ValueError(f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}")
         if self.input_size % self.stride:
             raise ValueError(f"input_size {self.input_size} must be a multiple of stride {self.stride}")
 
