@@ -345,17 +345,19 @@ class Run:
             buf.append(torch.stack([terms[k].detach().float() for k in LOSS_NAMES]))
             self.step += 1
             bar.update(1)
-            if self.step % cfg.log_every == 0 or self.step == total:
+            log_now = self.step % cfg.log_every == 0 or self.step == total
+            ckpt_now = self.step % cfg.ckpt_every == 0 or self.step == total
+            if log_now or ckpt_now:  # a checkpoint flushes the buffer too: the rows it covers reach history.csv first
                 t_now = time.perf_counter()
                 ips = (self.step - n_last) * (b2["image"].shape[0] + (0 if bm is None else bm["image"].shape[:2].numel())) \
                     * self.world / max(t_now - t_last, 1e-9)
-                vals = torch.stack(buf).cpu().numpy()      # the one host sync, on logging steps only
+                vals = torch.stack(buf).cpu().numpy()      # the one host sync, on logging / checkpoint steps only
                 if not np.isfinite(vals).all():
                     raise FloatingPointError(f"non-finite loss at step {self.step}: {dict(zip(LOSS_NAMES, vals[-1]))}")
                 _append_history(hist_path, self.step - len(buf), vals, cfg, ips, self.rank)
                 bar.set_postfix(loss=f"{vals[-1, 0]:.4f}")
                 buf, t_last, n_last = [], t_now, self.step
-            if self.step % cfg.ckpt_every == 0 or self.step == total:
+            if ckpt_now:
                 self.save()
             if stop_after is not None and self.step >= stop_after:
                 bar.close()
