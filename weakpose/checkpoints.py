@@ -66,7 +66,8 @@ def _first_line(e: BaseException) -> str:
     return lines[0] if lines else type(e).__name__
 
 
-def read_checkpoint(path: str | os.PathLike, map_location="cpu", required: tuple[str, ...] = ("config", "model")) -> dict:
+def read_checkpoint(path: str | os.PathLike, map_location="cpu",
+                    required: tuple[str, ...] = ("config", "model")) -> dict:
     """Load a checkpoint with ``weights_only=True`` after checking its zip structure and CRC-32s.
 
     Raises FileNotFoundError if ``path`` is missing and `UnreadableCheckpoint` (a ValueError naming the file and the
@@ -92,7 +93,8 @@ def read_checkpoint(path: str | os.PathLike, map_location="cpu", required: tuple
         raise UnreadableCheckpoint(path, f"not a weakpose checkpoint (holds a {type(state).__name__}, expected a dict)")
     missing = [k for k in required if k not in state]
     if missing:
-        raise UnreadableCheckpoint(path, f"not a weakpose checkpoint (missing keys {missing}, expected {list(required)})")
+        raise UnreadableCheckpoint(path, f"not a weakpose checkpoint (missing keys {missing}, "
+                                         f"expected {list(required)})")
     return state
 
 
