@@ -124,8 +124,9 @@ def test_sigkill_at_random_moments_then_resume_is_bit_identical(data_root, refer
         if kills_mid_run == 3:
             break
     if not finished:
-        assert subprocess.run(_train_cmd(out), env=_env(data_root), stdout=open(log_path, "a"),
-                              stderr=subprocess.STDOUT, timeout=300).returncode == 0, log_path.read_text()[-3000:]
+        with open(log_path, "a") as log:
+            r = subprocess.run(_train_cmd(out), env=_env(data_root), stdout=log, stderr=subprocess.STDOUT, timeout=300)
+        assert r.returncode == 0, log_path.read_text()[-3000:]
     log = log_path.read_text()
     assert kills_mid_run >= 2, log[-3000:]
     assert "resumed" in log
@@ -213,6 +214,21 @@ def test_pickled_payload_is_refused_and_never_runs(data_root, reference, tmp_pat
         run.fit()  # the same config as the checkpoint's: only the payload makes it unreadable
     assert "pickled Python object" in str(e.value) and run.step == 0
     assert not marker.exists()
+
+
+def test_checkpoint_written_before_rng_tensors_still_loads(reference, tmp_path):
+    """Old checkpoints held np.random.get_state() (a uint32 array): allowed, as a plain array, and restored."""
+    ref, _ = reference
+    state = checkpoints.read_checkpoint(ref / "checkpoints" / "last.pt", required=CKPT_KEYS)
+    np.random.seed(5)
+    state["rng"] = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+                    "cuda": None}
+    expected = np.random.rand(3)
+    old = tmp_path / "old.pt"
+    torch.save(state, old)
+    np.random.seed(0)
+    checkpoints.set_rng_state(checkpoints.read_checkpoint(old, required=CKPT_KEYS)["rng"])
+    assert np.array_equal(np.random.rand(3), expected)
 
 
 def test_write_checkpoint_keeps_the_newest_and_verifies_before_deleting(tmp_path, monkeypatch):

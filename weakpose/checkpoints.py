@@ -7,7 +7,9 @@ Layout of ``<run>/checkpoints/``::
     last.pt          a copy of the newest one (what `weakpose.model.load_checkpoint` users point at)
 
 A checkpoint holds only tensors and plain Python types (dict, list, tuple, str, int, float, bool, None): the
-numpy and python RNG states are stored as a tensor plus ints (`rng_state` / `set_rng_state`).
+numpy and python RNG states are stored as a tensor plus ints (`rng_state` / `set_rng_state`). Checkpoints written
+before that hold the numpy RNG state as a plain uint32 array; reading allows exactly the three numpy globals that
+rebuild a plain array (`_NUMPY_ARRAY_GLOBALS`: no code of the file's choosing can run), so they still load.
 """
 from __future__ import annotations
 
@@ -23,6 +25,9 @@ import numpy as np
 import torch
 
 LAST = "last.pt"
+_np_core = getattr(np, "_core", None) or np.core
+# what pickle needs to rebuild a plain ndarray (the numpy RNG state of checkpoints written before rng_state existed)
+_NUMPY_ARRAY_GLOBALS = [_np_core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
 _STEP_RE = re.compile(r"^step-(\d+)\.pt$")
 
 
@@ -83,7 +88,8 @@ def read_checkpoint(path: str | os.PathLike, map_location="cpu",
     if bad is not None:
         raise UnreadableCheckpoint(path, f"member {bad!r} fails its CRC-32 check (damaged bytes)")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with torch.serialization.safe_globals(_NUMPY_ARRAY_GLOBALS):
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         raise UnreadableCheckpoint(path, "refused by torch.load(weights_only=True): it carries a pickled Python "
                                          f"object, which could run code when loaded ({_first_line(e)})") from None
@@ -174,8 +180,11 @@ def rng_state() -> dict:
 def set_rng_state(rng: dict) -> None:
     """Inverse of `rng_state`."""
     torch.set_rng_state(rng["torch"])
-    np.random.set_state(("MT19937", rng["numpy_keys"].numpy().astype(np.uint32), int(rng["numpy_pos"]),
-                         int(rng["numpy_has_gauss"]), float(rng["numpy_cached_gaussian"])))
+    if "numpy" in rng:  # written before rng_state: np.random.get_state() itself
+        np.random.set_state(tuple(rng["numpy"]))
+    else:
+        np.random.set_state(("MT19937", rng["numpy_keys"].numpy().astype(np.uint32), int(rng["numpy_pos"]),
+                             int(rng["numpy_has_gauss"]), float(rng["numpy_cached_gaussian"])))
     version, internal, gauss_next = rng["python"]
     random.setstate((int(version), tuple(int(x) for x in internal), gauss_next))
     if rng["cuda"] is not None and torch.cuda.is_available():
