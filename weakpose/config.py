@@ -13,6 +13,9 @@ from dataclasses import dataclass
 SOURCES = ("synthetic", "real")
 MV_KEYS = ("H", "I", "Q")
 SUP2D_KEYS = ("H", "M")
+# Fields left out of run_id()'s hash and of the resume check: they never change what a run computes, and were added
+# after run ids existed, so hashing them would rename every existing results directory.
+NOT_HASHED = ("keep_checkpoints",)
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,8 @@ class TrainConfig:
         name = f"{self.mode}_2d-{self.sup2d.replace('+', '')}_3d-{self.sup3d or 'none'}_mv-{mv}"
         if not self.use_heatmap_loss:
             name += "_noLH"
-        digest = hashlib.sha1(json.dumps(dataclasses.asdict(self), sort_keys=True).encode()).hexdigest()[:6]
+        fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in NOT_HASHED}
+        digest = hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:6]
         return f"{name}_{self.profile}_s{self.seed}_{digest}"
 
 

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from weakpose import checkpoints, losses
 from weakpose.augment import identity_affines, inside, sample_affines, transform_points, warp_images
-from weakpose.config import TrainConfig, config_from_dict
+from weakpose.config import NOT_HASHED, TrainConfig, config_from_dict
 from weakpose.data.loaders import Eval3D, Images2D, MultiView, open_dataset
 from weakpose.evaluate import evaluate
 from weakpose.model import PoseNet
@@ -205,7 +205,9 @@ class Run:
         if self.rank == 0 and errors:
             checkpoints.set_aside(errors)
             print(f"[weakpose] falling back to {path} (step {state['step']})", flush=True)
-        if config_from_dict(state["config"]) != self.cfg:
+        saved = dataclasses.replace(config_from_dict(state["config"]),
+                                    **{k: getattr(self.cfg, k) for k in NOT_HASHED})  # e.g. keep_checkpoints
+        if saved != self.cfg:
             raise ValueError(f"{path} was written by a different configuration; use another output directory")
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["optimizer"])
