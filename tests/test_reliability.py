@@ -34,6 +34,7 @@ TOTAL = 12
 
 
 def _env(data_root) -> dict:
+    """Subprocess environment (they also run with cwd=REPO: ``python -m`` puts the cwd first on sys.path)."""
     return {**os.environ, "PYTHONPATH": str(REPO), "WEAKPOSE_DATA": str(data_root), "OMP_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1"}
 
@@ -70,7 +71,7 @@ def reference(data_root, tmp_path_factory):
     """An uninterrupted CLI run; also measures how long its training part takes (config.json -> exit)."""
     out = tmp_path_factory.mktemp("reference") / "run"
     with open(out.parent / "log.txt", "w") as log:
-        p = subprocess.Popen(_train_cmd(out), env=_env(data_root), stdout=log, stderr=subprocess.STDOUT)
+        p = subprocess.Popen(_train_cmd(out), env=_env(data_root), cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         assert _wait_for(out / "config.json", p)
         t0 = time.monotonic()
         assert p.wait(timeout=300) == 0, (out.parent / "log.txt").read_text()[-3000:]
@@ -108,7 +109,8 @@ def test_sigkill_at_random_moments_then_resume_is_bit_identical(data_root, refer
     kills_mid_run, finished = 0, False
     for _ in range(6):  # until three kills landed mid-run (or the run finished first)
         with open(log_path, "a") as log:
-            p = subprocess.Popen(_train_cmd(out), env=_env(data_root), stdout=log, stderr=subprocess.STDOUT)
+            p = subprocess.Popen(_train_cmd(out), env=_env(data_root), cwd=REPO, stdout=log,
+                                 stderr=subprocess.STDOUT)
             if not _wait_for(out / "config.json", p):
                 finished = p.returncode == 0
                 break
@@ -125,7 +127,8 @@ def test_sigkill_at_random_moments_then_resume_is_bit_identical(data_root, refer
             break
     if not finished:
         with open(log_path, "a") as log:
-            r = subprocess.run(_train_cmd(out), env=_env(data_root), stdout=log, stderr=subprocess.STDOUT, timeout=300)
+            r = subprocess.run(_train_cmd(out), env=_env(data_root), cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                               timeout=300)
         assert r.returncode == 0, log_path.read_text()[-3000:]
     log = log_path.read_text()
     assert kills_mid_run >= 2, log[-3000:]
@@ -149,7 +152,7 @@ def test_truncated_last_pt_falls_back_to_the_newest_readable(data_root, referenc
     bad = bytearray(data)
     bad[len(bad) // 2] ^= 0xFF
     checkpoints.step_path(out / "checkpoints", 10).write_bytes(bytes(bad))
-    r = subprocess.run(_train_cmd(out), env=_env(data_root), capture_output=True, text=True, timeout=300)
+    r = subprocess.run(_train_cmd(out), env=_env(data_root), cwd=REPO, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     log = r.stdout + r.stderr
     assert f"checkpoint {out / 'checkpoints' / 'last.pt'} is unreadable: not a complete torch zip archive" in log
@@ -214,6 +217,17 @@ def test_pickled_payload_is_refused_and_never_runs(data_root, reference, tmp_pat
         run.fit()  # the same config as the checkpoint's: only the payload makes it unreadable
     assert "pickled Python object" in str(e.value) and run.step == 0
     assert not marker.exists()
+
+
+def test_keep_checkpoints_changes_neither_run_ids_nor_resumability(data_root, reference, tmp_path, monkeypatch):
+    assert make_config("small", sup2d="M", mv="").run_id() == "2d_2d-M_3d-none_mv-none_small_s0_d763fd"  # results/
+    assert make_config("smoke", keep_checkpoints=7).run_id() == make_config("smoke").run_id()
+    ref, _ = reference
+    shutil.copytree(ref / "checkpoints", tmp_path / "run" / "checkpoints")
+    monkeypatch.setenv("WEAKPOSE_DATA", str(data_root))
+    cfg = make_config("smoke", **parse_overrides(OVERRIDES + ["keep_checkpoints=1"]))
+    run = Run(cfg, tmp_path / "run", device=torch.device("cpu"), verbose=False)
+    assert run.try_resume() and run.step == TOTAL
 
 
 def test_checkpoint_written_before_rng_tensors_still_loads(reference, tmp_path):
@@ -327,18 +341,19 @@ def test_dataset_without_checksums_opens_with_a_note_and_decode_failures_are_nam
 # ----------------------------------------------------------------------------------------------- interrupted writers
 def _kill_once_partial(cmd: list[str], out: Path, env: dict, rng: random.Random) -> int:
     """Start ``cmd`` (which writes the dataset ``out``) and SIGKILL it a random moment after ``out.partial``
-    appears; returns its pid. A run that finished first is deleted and retried with shorter delays."""
+    appears, before it renamed it into place; returns its pid. A run that got to the rename first (its dataset
+    must then be complete) is deleted and retried with shorter delays."""
     partial = out.with_name(out.name + ".partial")
     for attempt in range(5):
-        p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if _wait_for(partial, p):
             time.sleep(rng.uniform(0.0, 0.2) * 0.3 ** attempt)
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-                return p.pid
+            p.kill()
         p.wait()
-        shutil.rmtree(out, ignore_errors=True)
+        if not out.exists():
+            return p.pid
+        assert len(CanonicalDataset(out)) > 0  # what is at the final name is finished
+        shutil.rmtree(out)
     raise AssertionError(f"{cmd} always finished before it could be interrupted")
 
 
@@ -350,7 +365,7 @@ def test_killed_mpii_conversion_leaves_nothing_finished_and_reruns(tmp_path):
     cv2.imwrite(str(root / "images" / "000000001.jpg"), image)
     entry = {"image": "000000001.jpg", "center": [160.0, 120.0], "scale": 0.8, "joints_vis": [1] * 16,
              "joints": [[120.0 + 5 * j, 80.0 + 4 * j] for j in range(16)]}
-    n = 600
+    n = 2000
     (root / "annot" / "train.json").write_text(json.dumps([entry] * n))
     (root / "annot" / "valid.json").write_text(json.dumps([entry]))
     out = tmp_path / "converted"
@@ -361,7 +376,7 @@ def test_killed_mpii_conversion_leaves_nothing_finished_and_reruns(tmp_path):
     assert not out.exists()
     with pytest.raises(FileNotFoundError):
         CanonicalDataset(out)
-    subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=120)  # no manual cleanup, no --overwrite
+    subprocess.run(cmd, env=env, cwd=REPO, check=True, capture_output=True, timeout=120)  # no cleanup, no --overwrite
     assert len(CanonicalDataset(out)) == n + 1 and not out.with_name(out.name + ".partial").exists()
     assert verify.verify(out).ok
 
@@ -379,7 +394,7 @@ def test_killed_twin_generation_leaves_nothing_finished_and_a_stale_lock_does_no
     assert not (path / "COMPLETE").exists()
     with pytest.raises(FileNotFoundError):
         CanonicalDataset(path)
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "waiting for" not in r.stdout
     assert (path / "COMPLETE").is_file() and not path.with_name(path.name + ".partial").exists()
