@@ -79,11 +79,11 @@ def file_crc32(path: str | os.PathLike, chunk: int = 1 << 22) -> int:
     return crc
 
 
-def damage_hint(path: str | os.PathLike) -> str:
+def damage_hint(path: str | os.PathLike, verify: bool = True) -> str:
     """What a user does about a damaged dataset at ``path`` (README "A damaged dataset")."""
-    return (f"run `python -m weakpose.data.verify {path}` to list every damaged row; then re-run the converter "
-            f"(python -m weakpose.data.prepare ... --overwrite) or, for a synthetic twin, delete {path} so that it "
-            f"regenerates")
+    fix = (f"re-run the converter (python -m weakpose.data.prepare ... --overwrite) or, for a synthetic twin, "
+           f"delete {path} so that it regenerates")
+    return f"run `python -m weakpose.data.verify {path}` to list every damaged row; then {fix}" if verify else fix
 
 
 def data_root() -> Path:

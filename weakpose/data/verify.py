@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in rep.problems:
             print(f"{d}: {line}")
         print(f"DAMAGED {d}: {len(rep.problems)} problems, {len(set(rep.bad_rows))} bad rows. "
-              f"Fix: {fmt.damage_hint(d)}")
+              f"To fix it: {fmt.damage_hint(d, verify=False)}")
     return status
 
 
