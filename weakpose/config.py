@@ -15,6 +15,9 @@ import torch
 SOURCES = ("synthetic", "real")
 MV_KEYS = ("H", "I", "Q")
 SUP2D_KEYS = ("H", "M")
+# Fields left out of run_id()'s hash and of the resume check: they never change what a run computes, and were added
+# after run ids existed, so hashing them would rename every existing results directory.
+NOT_HASHED = ("keep_checkpoints",)
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class TrainConfig:
     num_workers: int = 4
     log_every: int = 50
     ckpt_every: int = 1000
+    keep_checkpoints: int = 3     # step-*.pt files kept besides last.pt (resume falls back to them)
     eval_batch: int = 64
     eval_max_samples: int = 0     # 0 = the whole test split
     profile: str = "paper"
@@ -85,6 +89,8 @@ class TrainConfig:
             raise ValueError("known_R needs multi-view data (mv)")
         if self.eval_on not in ("H", "I"):
             raise ValueError(f"eval_on must be 'H' or 'I', got {self.eval_on!r}")
+        if self.keep_checkpoints < 1:
+            raise ValueError(f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}")
         if self.input_size % self.stride:
             raise ValueError(f"input_size {self.input_size} must be a multiple of stride {self.stride}")
 
@@ -124,7 +130,7 @@ class TrainConfig:
         if not self.use_heatmap_loss:
             name += "_noLH"
         fields = {k: v for k, v in dataclasses.asdict(self).items()
-                  if not (k in LATER_FIELDS and v == _DEFAULTS[k])}
+                  if k not in NOT_HASHED and not (k in LATER_FIELDS and v == _DEFAULTS[k])}
         digest = hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:6]
         return f"{name}_{self.profile}_s{self.seed}_{digest}"
 

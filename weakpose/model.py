@@ -116,18 +116,17 @@ class PoseNet(nn.Module):
 
 def load_checkpoint(path, device="cpu"):
     """Rebuild a model from a trainer checkpoint's own config. ``device``: "auto", "cpu", "cuda" or a torch.device.
-    Returns (model in eval mode, TrainConfig, state)."""
+    Returns (model in eval mode, TrainConfig, state). Raises FileNotFoundError if ``path`` is missing,
+    `weakpose.checkpoints.UnreadableCheckpoint` (a ValueError) if it is damaged, not a weakpose checkpoint, or
+    carries pickled Python objects (never unpickled)."""
     from pathlib import Path
 
+    from weakpose.checkpoints import read_checkpoint
     from weakpose.config import config_from_dict, resolve_device
 
     device = resolve_device(device)
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} not found")
-    state = torch.load(path, map_location=device, weights_only=False)
-    if "config" not in state or "model" not in state:
-        raise ValueError(f"{path} is not a weakpose checkpoint (expected keys 'config' and 'model')")
+    # weights_only=True: a checkpoint carrying pickled objects is refused (UnreadableCheckpoint, naming the file)
+    state = read_checkpoint(Path(path), map_location=device, required=("config", "model"))
     cfg = config_from_dict(state["config"])
     model = PoseNet.from_config(cfg).to(device)
     model.load_state_dict(state["model"])

@@ -29,13 +29,15 @@ import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
-from weakpose import camera, losses
+from weakpose import camera, checkpoints, losses
 from weakpose.camera import inside, sample_affines, transform_points, warp_images
-from weakpose.config import TrainConfig, config_from_dict, resolve_device, shared_2d_config
+from weakpose.config import NOT_HASHED, TrainConfig, config_from_dict, resolve_device, shared_2d_config
 from weakpose.data.loaders import Eval3D, Images2D, MultiView, open_dataset
 from weakpose.evaluate import evaluate, infer, run_summary
 from weakpose.losses import LOSS_NAMES
 from weakpose.model import PoseNet
+
+CKPT_KEYS = ("config", "model", "optimizer", "step", "pseudo", "pseudo_ready", "rng")
 
 
 # ----------------------------------------------------------------------------------------------- data order
@@ -192,34 +194,52 @@ class Run:
 
     # --------------------------------------------------------------------------------- checkpoints
     def save(self) -> None:
+        """Write ``checkpoints/step-<step>.pt`` and ``last.pt`` (atomic, verified, the newest ``keep_checkpoints``
+        step files kept). Only tensors and plain types, so `try_resume` can load it with ``weights_only=True``."""
         if self.rank:
             return
         state = {"config": dataclasses.asdict(self.cfg), "model": self.model.state_dict(),
                  "optimizer": self.opt.state_dict(), "step": self.step, "pseudo": self.pseudo,
-                 "pseudo_ready": self.pseudo_ready,
-                 "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
-                         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}}
-        self.ckpt.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.ckpt.with_suffix(".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, self.ckpt)  # atomic: a crash never leaves a half-written last.pt
+                 "pseudo_ready": self.pseudo_ready, "rng": checkpoints.rng_state()}
+        checkpoints.write_checkpoint(state, self.ckpt.parent, self.step, self.cfg.keep_checkpoints, CKPT_KEYS)
 
-    def try_resume(self) -> bool:
-        if not self.ckpt.is_file():
+    def try_resume(self, restart_if_unreadable: bool = False) -> bool:
+        """Resume from the newest readable checkpoint (``last.pt``, then ``step-*.pt`` newest first). Unreadable
+        ones are reported by name with the reason and renamed ``*.unreadable``. If checkpoints exist but none is
+        readable this raises `NoReadableCheckpoint`, unless ``restart_if_unreadable``: then the run says so and
+        starts from step 0. Returns True when a checkpoint was loaded."""
+        folder = self.ckpt.parent
+        if not checkpoints.candidates(folder):
             return False
-        state = torch.load(self.ckpt, map_location=self.device, weights_only=False)
-        if config_from_dict(state["config"]) != self.cfg:
-            raise ValueError(f"{self.ckpt} was written by a different configuration; use another output directory")
+        path, state, errors = checkpoints.load_newest(folder, self.device, CKPT_KEYS)
+        for e in errors:
+            if self.rank == 0:
+                print(f"[weakpose] WARNING: {e}", flush=True)
+        if state is None:
+            listing = "; ".join(f"{e.path.name}: {e.reason}" for e in errors)
+            if not restart_if_unreadable:
+                raise checkpoints.NoReadableCheckpoint(
+                    f"no readable checkpoint in {folder} ({listing}). Nothing was resumed. To start this run again "
+                    f"from step 0, pass --restart-if-unreadable (fit(restart_if_unreadable=True)); the unreadable "
+                    f"files are then kept as *.unreadable")
+            if self.rank == 0:
+                moved = checkpoints.set_aside(errors)
+                print(f"[weakpose] no readable checkpoint in {folder}: starting again from step 0 as asked "
+                      f"(restart_if_unreadable); set aside {[m.name for m in moved]}", flush=True)
+            return False
+        if self.rank == 0 and errors:
+            checkpoints.set_aside(errors)
+            print(f"[weakpose] falling back to {path} (step {state['step']})", flush=True)
+        saved = dataclasses.replace(config_from_dict(state["config"]),
+                                    **{k: getattr(self.cfg, k) for k in NOT_HASHED})  # e.g. keep_checkpoints
+        if saved != self.cfg:
+            raise ValueError(f"{path} was written by a different configuration; use another output directory")
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["optimizer"])
         self.step, self.pseudo, self.pseudo_ready = state["step"], state["pseudo"], state["pseudo_ready"]
-        torch.set_rng_state(state["rng"]["torch"])
-        np.random.set_state(state["rng"]["numpy"])
-        random.setstate(state["rng"]["python"])
-        if state["rng"]["cuda"] is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        checkpoints.set_rng_state(state["rng"])
         if self.verbose:
-            print(f"[weakpose] resumed {self.ckpt} at step {self.step}")
+            print(f"[weakpose] resumed {path} at step {self.step}")
         return True
 
     # --------------------------------------------------------------------------------- pseudo-labels
@@ -341,16 +361,16 @@ class Run:
         return terms
 
     # --------------------------------------------------------------------------------- the loop
-    def fit(self, stop_after: int | None = None) -> dict | None:
-        """Train to the end of the schedule (resuming from ``checkpoints/last.pt`` when present), evaluate and
-        write metrics.json. ``stop_after`` abandons the run after that many global steps without saving, as a
-        crash would (tests use it); then None is returned."""
+    def fit(self, stop_after: int | None = None, restart_if_unreadable: bool = False) -> dict | None:
+        """Train to the end of the schedule (resuming from the newest readable checkpoint when present, see
+        `try_resume` for ``restart_if_unreadable``), evaluate and write metrics.json. ``stop_after`` abandons the
+        run after that many global steps without saving, as a crash would (tests use it); then None is returned."""
         cfg = self.cfg
-        resumed = self.try_resume()
+        resumed = self.try_resume(restart_if_unreadable)
         total = _pre(cfg) + cfg.iterations
         hist_path = self.out / "history.csv"
         _truncate_history(hist_path, self.step if resumed else 0)
-        (self.out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
+        _write_atomic(self.out / "config.json", json.dumps(dataclasses.asdict(cfg), indent=1))
         it2 = it_mv = None
         buf: list[torch.Tensor] = []
         bar = tqdm(total=total, initial=self.step, desc=cfg.run_id()[:40], disable=not self.verbose)
@@ -367,17 +387,19 @@ class Run:
             terms = self.train_step(b2, bm, main)
             buf.append(torch.stack([terms[k].detach().float() for k in LOSS_NAMES]))
             bar.update(1)
-            if self.step % cfg.log_every == 0 or self.step == total:
+            log_now = self.step % cfg.log_every == 0 or self.step == total
+            ckpt_now = self.step % cfg.ckpt_every == 0 or self.step == total
+            if log_now or ckpt_now:  # a checkpoint flushes the buffer too: the rows it covers reach history.csv first
                 t_now = time.perf_counter()
                 ips = (self.step - n_last) * (b2["image"].shape[0] + (0 if bm is None else bm["image"].shape[:2].numel())) \
                     * self.world / max(t_now - t_last, 1e-9)
-                vals = torch.stack(buf).cpu().numpy()      # the one host sync, on logging steps only
+                vals = torch.stack(buf).cpu().numpy()      # the one host sync, on logging / checkpoint steps only
                 if not np.isfinite(vals).all():
                     raise FloatingPointError(f"non-finite loss at step {self.step}: {dict(zip(LOSS_NAMES, vals[-1]))}")
                 _append_history(hist_path, self.step - len(buf), vals, cfg, ips, self.rank)
                 bar.set_postfix(loss=f"{vals[-1, 0]:.4f}")
                 buf, t_last, n_last = [], t_now, self.step
-            if self.step % cfg.ckpt_every == 0 or self.step == total:
+            if ckpt_now:
                 self.save()
             if stop_after is not None and self.step >= stop_after:
                 bar.close()
@@ -393,8 +415,8 @@ class Run:
                                cfg.eval_max_samples, cfg.channels_last, pck=cfg.eval_on == "I")
         summary = run_summary(cfg, split, self.step, summary)
         if self.rank == 0 and write:
-            df.to_csv(self.out / "per_sample.csv", index=False)
-            (self.out / "metrics.json").write_text(json.dumps(summary, indent=1))
+            _write_atomic(self.out / "per_sample.csv", df.to_csv(index=False))
+            _write_atomic(self.out / "metrics.json", json.dumps(summary, indent=1))
         return summary
 
     def _set2d(self) -> Dataset:
@@ -421,17 +443,30 @@ def _seed_everything(seed: int) -> None:
 
 
 def _truncate_history(path: Path, step: int) -> None:
-    """Drop history rows at or after ``step`` (written after the checkpoint we resume from)."""
+    """Drop history rows at or after ``step`` (written after the checkpoint we resume from), and any row a killed
+    process left half-written. The file is replaced atomically, so a crash here loses nothing."""
     if not path.is_file():
         return
-    with open(path) as f:
-        rows = list(csv.reader(f))
     if step == 0:
         path.unlink()
         return
-    keep = [rows[0]] + [r for r in rows[1:] if int(r[0]) < step]
-    with open(path, "w", newline="") as f:
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        path.unlink()
+        return
+    keep = [rows[0]] + [r for r in rows[1:] if len(r) == len(rows[0]) and r[0].isdigit() and int(r[0]) < step]
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
         csv.writer(f).writerows(keep)
+    os.replace(tmp, path)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write a results file through ``<name>.tmp`` + rename: readers never see a half-written one."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def _append_history(path: Path, first_step: int, vals: np.ndarray, cfg: TrainConfig, ips: float, rank: int) -> None:
@@ -448,9 +483,10 @@ def _append_history(path: Path, first_step: int, vals: np.ndarray, cfg: TrainCon
             w.writerow([s, stage, lr_at(cfg, s), *[f"{v:.6g}" for v in row], f"{ips:.1f}"])
 
 
-def train(cfg: TrainConfig, out_dir: str | os.PathLike, device: torch.device | None = None, verbose: bool = True) -> dict:
+def train(cfg: TrainConfig, out_dir: str | os.PathLike, device: torch.device | None = None, verbose: bool = True,
+          restart_if_unreadable: bool = False) -> dict:
     """Train (or resume) one configuration into ``out_dir`` and evaluate it; returns the metrics summary."""
-    return Run(cfg, out_dir, device, verbose).fit()
+    return Run(cfg, out_dir, device, verbose).fit(restart_if_unreadable=restart_if_unreadable)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -464,6 +500,8 @@ def main(argv: list[str] | None = None) -> None:
                    "train exactly that configuration again (--profile is then ignored; --set still applies)")
     p.add_argument("--out", required=True)
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides, e.g. mv=H+I+Q")
+    p.add_argument("--restart-if-unreadable", action="store_true",
+                   help="if checkpoints exist but none can be read, start again from step 0 instead of stopping")
     a = p.parse_args(argv)
     try:
         over = parse_overrides(a.set)
@@ -473,7 +511,11 @@ def main(argv: list[str] | None = None) -> None:
             cfg = make_config(a.profile, **over)
     except (ValueError, TypeError, OSError) as e:
         raise SystemExit(f"weakpose.trainer: {e}") from None
-    print(json.dumps(train(cfg, a.out), indent=1))
+    try:
+        metrics = train(cfg, a.out, restart_if_unreadable=a.restart_if_unreadable)
+    except checkpoints.NoReadableCheckpoint as e:
+        raise SystemExit(f"[weakpose] {e}") from None
+    print(json.dumps(metrics, indent=1))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,13 @@ Layout of one dataset directory::
     <dir>/meta.json              name, source ("synthetic" | "real"), crop size, categories, bone statistics, ...
     <dir>/index/<column>.npy     one plain .npy per column, N rows, opened memory-mapped
     <dir>/images/shard_NNNNN.bin JPEG bytes of the crops, concatenated; rows point at (shard, offset, nbytes)
+    <dir>/index/image_crc32.npy  CRC-32 of every row's JPEG bytes (checked on every read)
     <dir>/COMPLETE               written last: a directory without it is never read
+
+Checksums: meta["checksums"] holds the CRC-32 of every index file (checked when the dataset is opened), of every
+``extra/`` sidecar, and the byte size of every image shard; ``index/image_crc32.npy`` the CRC-32 of every image.
+``python -m weakpose.data.verify DIR`` checks everything (`weakpose.data.verify`). Datasets written before
+checksums were recorded have no meta["checksums"]; they still open, with a printed note.
 
 Why this choice: a columnar index of fixed-width numpy arrays loads in O(1) with ``mmap_mode='r'`` for millions of
 rows (no per-sample JSON to parse, no pickles, DataLoader workers share pages through the OS cache), and filtering
@@ -41,6 +47,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -55,6 +62,28 @@ FORMAT_VERSION = 1
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 CATEGORY_COLUMNS: tuple[str, ...] = ("subject", "action", "sequence")
 SHARD_BYTES = 1 << 30  # start a new image shard after ~1 GiB
+CHECKSUM = "crc32"     # zlib.crc32 of the whole file (index, extra) or of one row's JPEG bytes (image_crc32.npy)
+IMAGE_CRC_FILE = "image_crc32.npy"
+
+
+class DamagedDatasetError(ValueError):
+    """A dataset file whose bytes are not those written (checksum mismatch, truncation, undecodable JPEG)."""
+
+
+def file_crc32(path: str | os.PathLike, chunk: int = 1 << 22) -> int:
+    """CRC-32 of a whole file, read in 4 MiB chunks."""
+    crc = 0
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            crc = zlib.crc32(block, crc)
+    return crc
+
+
+def damage_hint(path: str | os.PathLike, verify: bool = True) -> str:
+    """What a user does about a damaged dataset at ``path`` (README "A damaged dataset")."""
+    fix = (f"re-run the converter (python -m weakpose.data.prepare ... --overwrite) or, for a synthetic twin, "
+           f"delete {path} so that it regenerates")
+    return f"run `python -m weakpose.data.verify {path}` to list every damaged row; then {fix}" if verify else fix
 
 
 def data_root() -> Path:
@@ -161,6 +190,7 @@ class DatasetWriter:
         self.name, self.source, self.crop_size, self.crop_margin = name, source, int(crop_size), float(crop_margin)
         self.meta = dict(meta or {})
         self._cols = {k: [] for k in _COLUMN_SPECS}
+        self._crc: list[int] = []
         self._cats: dict[str, dict[str, int]] = {c: {} for c in CATEGORY_COLUMNS}
         self._shard = -1
         self._shard_file = None
@@ -193,6 +223,7 @@ class DatasetWriter:
         if self._shard_pos + len(data) > SHARD_BYTES and self._shard_pos > 0:
             self._next_shard()
         self._shard_file.write(data)
+        self._crc.append(zlib.crc32(data))
         c = self._cols
         K = _check(rec.K, (3, 3), "K")
         if not np.isfinite(K).all() or abs(np.linalg.det(K)) < 1e-12:
@@ -243,6 +274,7 @@ class DatasetWriter:
         for col, (shape, dtype, _) in _COLUMN_SPECS.items():
             arr = np.asarray(self._cols[col], dtype=dtype).reshape((n,) + shape)
             np.save(self.tmp_dir / "index" / f"{col}.npy", arr)
+        np.save(self.tmp_dir / "index" / IMAGE_CRC_FILE, np.asarray(self._crc, np.uint32))
         j3 = np.asarray(self._cols["joints3d"], np.float32)
         train3d = np.asarray(self._cols["has_3d"]) & (np.asarray(self._cols["split"]) == SPLITS.index("train"))
         meta = {
@@ -253,6 +285,7 @@ class DatasetWriter:
             "num_shards": self._shard + 1,
             "bone_stats": bone_stats(j3[train3d]) if train3d.any() else None,
             **self.meta,
+            "checksums": self._checksums(),
         }
         (self.tmp_dir / "meta.json").write_text(json.dumps(meta, indent=1))
         (self.tmp_dir / "COMPLETE").write_text("ok\n")
@@ -261,6 +294,17 @@ class DatasetWriter:
         os.replace(self.tmp_dir, self.out_dir)
         self._closed = True
         return self.out_dir
+
+    def _checksums(self) -> dict:
+        """CRC-32 of every index file and extra/ sidecar written so far, and the size of every shard."""
+        extra = self.tmp_dir / "extra"
+        return {
+            "algorithm": CHECKSUM,
+            "index": {f.name: file_crc32(f) for f in sorted((self.tmp_dir / "index").glob("*.npy"))},
+            "extra": {f.name: file_crc32(f) for f in sorted(extra.iterdir()) if f.is_file()} if extra.is_dir() else {},
+            "shard_bytes": [(self.tmp_dir / "images" / f"shard_{k:05d}.bin").stat().st_size
+                            for k in range(self._shard + 1)],
+        }
 
     def abort(self) -> None:
         """Drop everything written so far."""
@@ -308,11 +352,36 @@ def bone_stats(joints3d: np.ndarray) -> dict:
     }
 
 
+def check_index(path: Path, meta: dict) -> np.ndarray | None:
+    """Check every index file of the dataset at ``path`` against meta["checksums"]; return the per-image CRC-32
+    column (memory-mapped, (N,) uint32), or None with a printed note for a dataset written without checksums.
+    Raises `DamagedDatasetError` naming the first file that does not match."""
+    sums = meta.get("checksums")
+    if sums is None:
+        print(f"[weakpose] note: {path} was written without checksums (before weakpose recorded them): damage "
+              f"cannot be detected when it is opened; `python -m weakpose.data.verify {path}` decodes every image",
+              flush=True)
+        return None
+    if sums.get("algorithm") != CHECKSUM:
+        raise ValueError(f"{path}/meta.json: checksums.algorithm is {sums.get('algorithm')!r}, expected {CHECKSUM!r}")
+    for name, crc in sums["index"].items():
+        f = path / "index" / name
+        if not f.is_file():
+            raise FileNotFoundError(f"{f} missing: the dataset at {path} is damaged; {damage_hint(path)}")
+        found = file_crc32(f)
+        if found != crc:
+            raise DamagedDatasetError(f"{f}: CRC-32 {found:#010x} differs from {crc:#010x} recorded in meta.json "
+                                      f"checksums.index[{name!r}]: the index file is damaged; {damage_hint(path)}")
+    return np.load(path / "index" / IMAGE_CRC_FILE, mmap_mode="r")
+
+
 class CanonicalDataset:
     """Read-only view of one dataset directory. Columns are memory-mapped numpy arrays (attributes named as the
     columns, e.g. ``ds.K`` (N, 3, 3)); images decode on demand with `image`.
 
-    Raises FileNotFoundError if the directory, its meta.json or its COMPLETE marker is missing.
+    Raises FileNotFoundError if the directory, its meta.json or its COMPLETE marker is missing, and
+    `DamagedDatasetError` (a ValueError naming the file) if an index file does not match its recorded CRC-32.
+    Every image read checks its row's CRC-32 (`image_bytes`).
     """
 
     def __init__(self, path: str | os.PathLike):
@@ -325,6 +394,7 @@ class CanonicalDataset:
         if self.meta.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{self.path}: format version {self.meta.get('format_version')}, "
                              f"this weakpose reads {FORMAT_VERSION}")
+        self._image_crc = check_index(self.path, self.meta)
         self._cols: dict[str, np.ndarray] = {}
         for col in _COLUMN_SPECS:
             f = self.path / "index" / f"{col}.npy"
@@ -368,7 +438,15 @@ class CanonicalDataset:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         return np.asarray(self._cols["split"]) == SPLITS.index(split)
 
+    def where(self, i: int) -> str:
+        """Where row i's JPEG lives: 'row i of DIR: images/shard_NNNNN.bin offset O (B bytes)'."""
+        shard = int(self._cols["image_shard"][i])
+        off, nb = int(self._cols["image_offset"][i]), int(self._cols["image_nbytes"][i])
+        return f"row {i} of {self.path}: images/shard_{shard:05d}.bin offset {off} ({nb} bytes)"
+
     def image_bytes(self, i: int) -> bytes:
+        """JPEG bytes of row i, checked against its recorded CRC-32 (`DamagedDatasetError` names dir, row, shard and
+        offset)."""
         shard = int(self._cols["image_shard"][i])
         off, nb = int(self._cols["image_offset"][i]), int(self._cols["image_nbytes"][i])
         fd = self._shards.get(shard)
@@ -376,12 +454,21 @@ class CanonicalDataset:
             fd = self._shards[shard] = os.open(self.path / "images" / f"shard_{shard:05d}.bin", os.O_RDONLY)
         data = os.pread(fd, nb, off)
         if len(data) != nb:
-            raise ValueError(f"{self.path}: row {i} points past the end of image shard {shard}")
+            raise DamagedDatasetError(f"{self.where(i)} points past the end of the shard (read {len(data)} bytes); "
+                                      f"{damage_hint(self.path)}")
+        if self._image_crc is not None and zlib.crc32(data) != int(self._image_crc[i]):
+            raise DamagedDatasetError(f"{self.where(i)}: JPEG bytes fail their CRC-32 check (damaged on disk); "
+                                      f"{damage_hint(self.path)}")
         return data
 
     def image(self, i: int) -> np.ndarray:
         """(S, S, 3) uint8 RGB crop of row i."""
-        return decode_jpeg(self.image_bytes(i))
+        data = self.image_bytes(i)
+        try:
+            return decode_jpeg(data)
+        except ValueError:
+            raise DamagedDatasetError(f"{self.where(i)}: could not decode JPEG data; "
+                                      f"{damage_hint(self.path)}") from None
 
     def groups(self, mask: np.ndarray | None = None) -> list[np.ndarray]:
         """Multi-view groups: a list of row-index arrays (views of one pose), restricted to ``mask`` rows."""

@@ -407,11 +407,36 @@ def _current(path: Path, loud: bool = False) -> bool:
 def _ensure_at(twin: str, size: str, seed: int, path: Path) -> Path:
     if not _current(path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path.with_name(path.name + ".lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with _generation_lock(path.with_name(path.name + ".lock"), path):
             if not _current(path, loud=True):
                 if path.exists():
                     shutil.rmtree(path)
                 generate_twin(twin, size, path, seed)
     say(f"data source: SYNTHETIC twin {twin} ({size}, seed {seed}) at {path}")
     return path
+
+
+@contextlib.contextmanager
+def _generation_lock(lock_path: Path, path: Path):
+    """Exclusive lock on ``lock_path`` while ``path`` is generated. It is an flock(2) lock, which the kernel drops
+    when its holder exits in any way (SIGKILL included): a lock file left by a killed process never blocks the next
+    run. A live holder is waited for, and named (its pid is written into the lock file)."""
+    with open(lock_path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            say(f"waiting for {holder} which is generating {path} (lock {lock_path})")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"pid {os.getpid()}\n")
+        lock.flush()
+        try:
+            yield
+        finally:
+            lock.seek(0)
+            lock.truncate()
+            lock.flush()
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -1,0 +1,191 @@
+"""Trainer checkpoints on disk: written atomically, verified readable before older ones are deleted, and read back
+with ``torch.load(weights_only=True)`` only, so a checkpoint from someone else cannot run code.
+
+Layout of ``<run>/checkpoints/``::
+
+    step-000120.pt   the newest ``keep`` checkpoints, one per checkpoint step (``TrainConfig.keep_checkpoints``)
+    last.pt          a copy of the newest one (what `weakpose.model.load_checkpoint` users point at)
+
+A checkpoint holds only tensors and plain Python types (dict, list, tuple, str, int, float, bool, None): the
+numpy and python RNG states are stored as a tensor plus ints (`rng_state` / `set_rng_state`). Checkpoints written
+before that hold the numpy RNG state as a plain uint32 array; reading allows exactly the three numpy globals that
+rebuild a plain array (`_NUMPY_ARRAY_GLOBALS`: no code of the file's choosing can run), so they still load.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+LAST = "last.pt"
+_np_core = getattr(np, "_core", None) or np.core
+# what pickle needs to rebuild a plain ndarray (the numpy RNG state of checkpoints written before rng_state existed)
+_NUMPY_ARRAY_GLOBALS = [_np_core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+_STEP_RE = re.compile(r"^step-(\d+)\.pt$")
+
+
+class UnreadableCheckpoint(ValueError):
+    """A checkpoint file that cannot be used; ``path`` and ``reason`` say which and why."""
+
+    def __init__(self, path: Path, reason: str):
+        self.path, self.reason = Path(path), reason
+        super().__init__(f"checkpoint {path} is unreadable: {reason}")
+
+
+class NoReadableCheckpoint(RuntimeError):
+    """Checkpoints exist but none of them can be read."""
+
+
+def step_path(folder: str | os.PathLike, step: int) -> Path:
+    return Path(folder) / f"step-{step:06d}.pt"
+
+
+def step_files(folder: str | os.PathLike) -> list[tuple[int, Path]]:
+    """(step, path) of the ``step-*.pt`` files in ``folder``, newest first."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _STEP_RE.match(p.name)) and p.is_file()]
+    return sorted(found, reverse=True)
+
+
+def candidates(folder: str | os.PathLike) -> list[Path]:
+    """Checkpoints to resume from, in the order they are tried: last.pt, then step files newest first."""
+    last = Path(folder) / LAST
+    return ([last] if last.is_file() else []) + [p for _, p in step_files(folder)]
+
+
+# ----------------------------------------------------------------------------------------------- reading
+def _first_line(e: BaseException) -> str:
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    for ln in lines:  # torch's weights_only refusal names the global it met on some later line
+        if "Unsupported global" in ln or "Unsupported operand" in ln:
+            return ln
+    return lines[0] if lines else type(e).__name__
+
+
+def read_checkpoint(path: str | os.PathLike, map_location="cpu",
+                    required: tuple[str, ...] = ("config", "model")) -> dict:
+    """Load a checkpoint with ``weights_only=True`` after checking its zip structure and CRC-32s.
+
+    Raises FileNotFoundError if ``path`` is missing and `UnreadableCheckpoint` (a ValueError naming the file and the
+    reason) if it is truncated, damaged, carries pickled Python objects, or lacks one of the ``required`` keys."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} not found")
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()
+    except (zipfile.BadZipFile, EOFError, OSError) as e:
+        raise UnreadableCheckpoint(path, f"not a complete torch zip archive (truncated or overwritten?): {e}") from None
+    if bad is not None:
+        raise UnreadableCheckpoint(path, f"member {bad!r} fails its CRC-32 check (damaged bytes)")
+    try:
+        with torch.serialization.safe_globals(_NUMPY_ARRAY_GLOBALS):
+            state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise UnreadableCheckpoint(path, "refused by torch.load(weights_only=True): it carries a pickled Python "
+                                         f"object, which could run code when loaded ({_first_line(e)})") from None
+    except Exception as e:  # torch raises RuntimeError / ValueError / EOFError for damaged archives
+        raise UnreadableCheckpoint(path, f"{type(e).__name__}: {_first_line(e)}") from None
+    if not isinstance(state, dict):
+        raise UnreadableCheckpoint(path, f"not a weakpose checkpoint (holds a {type(state).__name__}, expected a dict)")
+    missing = [k for k in required if k not in state]
+    if missing:
+        raise UnreadableCheckpoint(path, f"not a weakpose checkpoint (missing keys {missing}, "
+                                         f"expected {list(required)})")
+    return state
+
+
+def load_newest(folder: str | os.PathLike, map_location="cpu", required: tuple[str, ...] = ("config", "model")
+                ) -> tuple[Path | None, dict | None, list[UnreadableCheckpoint]]:
+    """The first readable checkpoint of `candidates` (path, state), and every unreadable one met before it.
+    (None, None, errors) when none is readable."""
+    errors = []
+    for p in candidates(folder):
+        try:
+            return p, read_checkpoint(p, map_location, required), errors
+        except UnreadableCheckpoint as e:
+            errors.append(e)
+    return None, None, errors
+
+
+def set_aside(errors: list[UnreadableCheckpoint]) -> list[Path]:
+    """Rename unreadable checkpoints to ``<name>.unreadable`` (kept for inspection, never tried again)."""
+    moved = []
+    for e in errors:
+        dst = e.path.with_name(e.path.name + ".unreadable")
+        if e.path.is_file():
+            os.replace(e.path, dst)
+            moved.append(dst)
+    return moved
+
+
+# ----------------------------------------------------------------------------------------------- writing
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_checkpoint(state: dict, folder: str | os.PathLike, step: int, keep: int,
+                     required: tuple[str, ...] = ("config", "model")) -> Path:
+    """Write ``state`` as ``step-<step>.pt`` and ``last.pt`` in ``folder``, then delete step files beyond the newest
+    ``keep``. Every file goes through ``<name>.tmp`` + fsync + rename, so a crash never leaves a half-written
+    checkpoint under a final name; the new checkpoint is read back (`read_checkpoint`) before any older one is
+    deleted. Returns the step file."""
+    if keep < 1:
+        raise ValueError(f"keep must be >= 1, got {keep}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.tmp"):  # left by a process killed while writing
+        stale.unlink()
+    final = step_path(folder, step)
+    tmp = final.with_name(final.name + ".tmp")
+    torch.save(state, tmp)
+    _fsync(tmp)
+    read_checkpoint(tmp, "cpu", required)  # verified readable before it replaces anything
+    os.replace(tmp, final)
+    last_tmp = folder / (LAST + ".tmp")
+    shutil.copyfile(final, last_tmp)
+    _fsync(last_tmp)
+    os.replace(last_tmp, folder / LAST)
+    _fsync(folder)
+    for _, old in step_files(folder)[keep:]:
+        old.unlink()
+    return final
+
+
+# ----------------------------------------------------------------------------------------------- RNG states
+def rng_state() -> dict:
+    """The torch, numpy, python (and CUDA) global RNG states as tensors and plain types (weights_only-safe)."""
+    _, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    return {"torch": torch.get_rng_state(),
+            "numpy_keys": torch.from_numpy(np.asarray(keys, np.int64)), "numpy_pos": int(pos),
+            "numpy_has_gauss": int(has_gauss), "numpy_cached_gaussian": float(cached),
+            "python": [int(version), [int(x) for x in internal], gauss_next],
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+
+def set_rng_state(rng: dict) -> None:
+    """Inverse of `rng_state`."""
+    torch.set_rng_state(rng["torch"])
+    if "numpy" in rng:  # written before rng_state: np.random.get_state() itself
+        np.random.set_state(tuple(rng["numpy"]))
+    else:
+        np.random.set_state(("MT19937", rng["numpy_keys"].numpy().astype(np.uint32), int(rng["numpy_pos"]),
+                             int(rng["numpy_has_gauss"]), float(rng["numpy_cached_gaussian"])))
+    version, internal, gauss_next = rng["python"]
+    random.setstate((int(version), tuple(int(x) for x in internal), gauss_next))
+    if rng["cuda"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
