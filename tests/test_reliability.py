@@ -246,12 +246,12 @@ def test_checkpoint_written_before_rng_tensors_still_loads(reference, tmp_path):
 
 
 def test_history_truncation_drops_rows_a_kill_left_half_written(tmp_path):
-    from weakpose.trainer import _truncate_history
+    from weakpose.history import truncate_history
 
     path = tmp_path / "history.csv"
     rows = "".join(f"{s},main,0.0005,1,1,0,0,0,9.5\n" for s in range(12))
     path.write_text("step,stage,lr,total,heatmap,depth,mc,limb,images_per_s\n" + rows + "1")  # row 12, cut short
-    _truncate_history(path, 10)
+    truncate_history(path, 10)
     assert [r[0] for r in _history(path)[1:]] == [str(s) for s in range(10)]
     assert not (tmp_path / "history.csv.tmp").exists()
 

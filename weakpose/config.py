@@ -17,7 +17,7 @@ MV_KEYS = ("H", "I", "Q")
 SUP2D_KEYS = ("H", "M")
 # Fields left out of run_id()'s hash and of the resume check: they never change what a run computes, and were added
 # after run ids existed, so hashing them would rename every existing results directory.
-NOT_HASHED = ("keep_checkpoints",)
+NOT_HASHED = ("keep_checkpoints", "cpu_threads")
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,8 @@ class TrainConfig:
     log_every: int = 50
     ckpt_every: int = 1000
     keep_checkpoints: int = 3     # step-*.pt files kept besides last.pt (resume falls back to them)
+    cpu_threads: int = 0          # torch threads on the CPU (0 = leave as is); results depend on it in the last bits,
+                                  # which long runs amplify: pin it to reproduce a CPU run on another machine
     eval_batch: int = 64
     eval_max_samples: int = 0     # 0 = the whole test split
     profile: str = "paper"
@@ -158,9 +160,9 @@ PROFILES: dict[str, dict] = {
                   iterations=1000, lr_drop_step=800, pretrain_iterations=500, batch_2d=16, batch_mv=4, views=4,
                   num_workers=2, log_every=25, ckpt_every=250, eval_batch=64, eval_max_samples=0),
     # CPU, ~5 min a row on 2 cores: every row starts from ONE shared 2D model per 2D source (init_2d="shared",
-    # trained once for `pretrain_iterations` steps, as the paper pre-trains once), then 1500 main steps
+    # trained once for `pretrain_iterations` steps, as the paper pre-trains once), then 1000 main steps
     "cpu": dict(backbone="resnet18", feature_stride=16, head_channels=64, input_size=64, data_size="small",
-                iterations=1500, lr_drop_step=1200, pretrain_iterations=6000, init_2d="shared", batch_2d=16,
+                iterations=1000, lr_drop_step=800, pretrain_iterations=4000, init_2d="shared", cpu_threads=1, batch_2d=16,
                 batch_mv=4, views=4, num_workers=2, log_every=25, ckpt_every=250, eval_batch=64, eval_max_samples=0),
     # the paper's schedule (Appendix A)
     "paper": dict(),
@@ -259,3 +261,16 @@ def resolve_device(name: str | torch.device) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device='cuda' was asked for but CUDA is not available")
     return torch.device(name)
+
+
+def lr_at(cfg: TrainConfig, step: int) -> float:
+    """Learning rate of global step ``step`` (pre-training steps first, then the Appendix A drop)."""
+    if step < pretrain_steps(cfg):
+        return cfg.pretrain_lr
+    main = step - pretrain_steps(cfg)
+    return cfg.lr * (cfg.lr_drop_factor if main >= cfg.lr_drop_step else 1.0)
+
+
+def pretrain_steps(cfg: TrainConfig) -> int:
+    """Steps of this run's own 2D pre-training: none when it starts from a shared 2D model (``init_2d``)."""
+    return cfg.pretrain_iterations if (cfg.pretrain_2d and not cfg.init_2d) else 0

@@ -16,7 +16,6 @@ entry point (`python -m torch.distributed.run ... -m weakpose.trainer ...`).
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import os
@@ -26,84 +25,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from weakpose import camera, checkpoints, losses
 from weakpose.camera import inside, sample_affines, transform_points, warp_images
-from weakpose.config import NOT_HASHED, TrainConfig, config_from_dict, resolve_device, shared_2d_config
+from weakpose.batches import Keyed, loader
+from weakpose.config import (NOT_HASHED, TrainConfig, config_from_dict, lr_at, pretrain_steps, resolve_device,
+                             shared_2d_config)
 from weakpose.data.loaders import Eval3D, Images2D, MultiView, open_dataset
 from weakpose.evaluate import evaluate, infer, run_summary
+from weakpose.history import append_history, truncate_history, write_atomic
 from weakpose.losses import LOSS_NAMES
 from weakpose.model import PoseNet
 
 CKPT_KEYS = ("config", "model", "optimizer", "step", "pseudo", "pseudo_ready", "rng")
-
-
-# ----------------------------------------------------------------------------------------------- data order
-class ResumableBatches(Sampler):
-    """Infinite stream of batches; batch b is a pure function of (seed, b): epoch e = b // (n // bs) draws a
-    permutation from seed + e. Yields keys ``e * n + i`` so the dataset can redraw view subsets per epoch.
-    ``rank / world`` split each batch for DDP."""
-
-    def __init__(self, n: int, batch_size: int, seed: int, start: int = 0, rank: int = 0, world: int = 1):
-        if n < batch_size:
-            raise ValueError(f"dataset of {n} items is smaller than the batch size {batch_size}")
-        self.n, self.bs, self.seed, self.start, self.rank, self.world = n, batch_size, seed, start, rank, world
-
-    def batch(self, b: int) -> list[int]:
-        per_epoch = self.n // self.bs
-        e, k = divmod(b, per_epoch)
-        perm = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 100_003 + e))
-        idx = perm[k * self.bs:(k + 1) * self.bs][self.rank::self.world]
-        return (idx + e * self.n).tolist()
-
-    def __iter__(self):
-        b = self.start
-        while True:
-            yield self.batch(b)
-            b += 1
-
-
-class _Keyed(Dataset):
-    """Concatenates sources (tagging items with their source index) and decodes ``epoch * n + index`` keys,
-    telling every source its epoch so multi-view subsets are redrawn per epoch."""
-
-    def __init__(self, sets: list[Dataset]):
-        self.sets, self.concat = sets, ConcatDataset(sets)
-        self.n = len(self.concat)
-
-    def __len__(self):
-        return self.n
-
-    def __getitem__(self, key: int):
-        epoch, i = divmod(int(key), self.n)
-        for d in self.sets:
-            if hasattr(d, "set_epoch"):
-                d.set_epoch(epoch)
-        item = self.concat[i]
-        item["source"] = int(np.searchsorted(self.concat.cumulative_sizes, i, side="right"))
-        return item
-
-
-def _loader(ds: Dataset, batch_size: int, cfg: TrainConfig, start: int, seed_offset: int, pin: bool, rank: int, world: int):
-    sampler = ResumableBatches(len(ds), batch_size, cfg.seed + seed_offset, start, rank, world)
-    return iter(DataLoader(ds, batch_sampler=sampler, num_workers=cfg.num_workers, pin_memory=pin,
-                           persistent_workers=cfg.num_workers > 0))
-
-
-# ----------------------------------------------------------------------------------------------- schedule
-def lr_at(cfg: TrainConfig, step: int) -> float:
-    """Learning rate of global step ``step`` (pre-training steps first, then the Appendix A drop)."""
-    if step < _pre(cfg):
-        return cfg.pretrain_lr
-    main = step - _pre(cfg)
-    return cfg.lr * (cfg.lr_drop_factor if main >= cfg.lr_drop_step else 1.0)
-
-
-def _pre(cfg: TrainConfig) -> int:
-    """Steps of this run's own 2D pre-training: none when it starts from a shared 2D model (``init_2d``)."""
-    return cfg.pretrain_iterations if (cfg.pretrain_2d and not cfg.init_2d) else 0
 
 
 # ----------------------------------------------------------------------------------------------- the run
@@ -124,6 +60,8 @@ class Run:
                 self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
                 torch.cuda.set_device(self.device)
         self.verbose = verbose and self.rank == 0
+        if cfg.cpu_threads and self.device.type == "cpu":
+            torch.set_num_threads(cfg.cpu_threads)  # measured: 1 vs 2 threads differ in the 7th digit of the metrics
         _seed_everything(cfg.seed)
         root = cfg.data_root or None
         keys = sorted(set(cfg.sup2d_keys) | set(cfg.mv_keys) | {"H", cfg.eval_on})
@@ -334,14 +272,14 @@ class Run:
     # --------------------------------------------------------------------------------- public step API (bench)
     def loader_2d(self, batch_index: int = 0):
         """Infinite iterator of 2D-labelled batches (host tensors), starting at batch ``batch_index``."""
-        return _loader(self._set2d(), self.cfg.batch_2d, self.cfg, batch_index, 0, self.device.type == "cuda",
+        return loader(self._set2d(), self.cfg.batch_2d, self.cfg, batch_index, 0, self.device.type == "cuda",
                        self.rank, self.world)
 
     def loader_mv(self, batch_index: int = 0):
         """Infinite iterator of multi-view batches, or None when the configuration has no multi-view data."""
         if not self.setsmv:
             return None
-        return _loader(self._setmv(), self.cfg.batch_mv, self.cfg, batch_index, 1, self.device.type == "cuda",
+        return loader(self._setmv(), self.cfg.batch_mv, self.cfg, batch_index, 1, self.device.type == "cuda",
                        self.rank, self.world)
 
     def next_batches(self, it2, it_mv=None) -> tuple[dict, dict | None]:
@@ -367,22 +305,22 @@ class Run:
         run after that many global steps without saving, as a crash would (tests use it); then None is returned."""
         cfg = self.cfg
         resumed = self.try_resume(restart_if_unreadable)
-        total = _pre(cfg) + cfg.iterations
+        total = pretrain_steps(cfg) + cfg.iterations
         hist_path = self.out / "history.csv"
-        _truncate_history(hist_path, self.step if resumed else 0)
-        _write_atomic(self.out / "config.json", json.dumps(dataclasses.asdict(cfg), indent=1))
+        truncate_history(hist_path, self.step if resumed else 0)
+        write_atomic(self.out / "config.json", json.dumps(dataclasses.asdict(cfg), indent=1))
         it2 = it_mv = None
         buf: list[torch.Tensor] = []
         bar = tqdm(total=total, initial=self.step, desc=cfg.run_id()[:40], disable=not self.verbose)
         t_last, n_last = time.perf_counter(), self.step
         while self.step < total:
-            main = self.step >= _pre(cfg)
+            main = self.step >= pretrain_steps(cfg)
             if main and cfg.pseudo_labels and not self.pseudo_ready:
                 self.make_pseudo_labels()
             if it2 is None:
                 it2 = self.loader_2d(self.step)
             if main and self.setsmv and it_mv is None:
-                it_mv = self.loader_mv(self.step - _pre(cfg))
+                it_mv = self.loader_mv(self.step - pretrain_steps(cfg))
             b2, bm = self.next_batches(it2, it_mv if main else None)
             terms = self.train_step(b2, bm, main)
             buf.append(torch.stack([terms[k].detach().float() for k in LOSS_NAMES]))
@@ -396,7 +334,7 @@ class Run:
                 vals = torch.stack(buf).cpu().numpy()      # the one host sync, on logging / checkpoint steps only
                 if not np.isfinite(vals).all():
                     raise FloatingPointError(f"non-finite loss at step {self.step}: {dict(zip(LOSS_NAMES, vals[-1]))}")
-                _append_history(hist_path, self.step - len(buf), vals, cfg, ips, self.rank)
+                append_history(hist_path, self.step - len(buf), vals, cfg, ips, self.rank)
                 bar.set_postfix(loss=f"{vals[-1, 0]:.4f}")
                 buf, t_last, n_last = [], t_now, self.step
             if ckpt_now:
@@ -415,15 +353,15 @@ class Run:
                                cfg.eval_max_samples, cfg.channels_last, pck=cfg.eval_on == "I")
         summary = run_summary(cfg, split, self.step, summary)
         if self.rank == 0 and write:
-            _write_atomic(self.out / "per_sample.csv", df.to_csv(index=False))
-            _write_atomic(self.out / "metrics.json", json.dumps(summary, indent=1))
+            write_atomic(self.out / "per_sample.csv", df.to_csv(index=False))
+            write_atomic(self.out / "metrics.json", json.dumps(summary, indent=1))
         return summary
 
     def _set2d(self) -> Dataset:
-        return _Keyed(self.sets2d)
+        return Keyed(self.sets2d)
 
     def _setmv(self) -> Dataset:
-        return _Keyed(self.setsmv)
+        return Keyed(self.setsmv)
 
     def _to_device(self, batch: dict, is2d: bool = False) -> dict:
         out = {k: (v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
@@ -440,47 +378,6 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def _truncate_history(path: Path, step: int) -> None:
-    """Drop history rows at or after ``step`` (written after the checkpoint we resume from), and any row a killed
-    process left half-written. The file is replaced atomically, so a crash here loses nothing."""
-    if not path.is_file():
-        return
-    if step == 0:
-        path.unlink()
-        return
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    if not rows:
-        path.unlink()
-        return
-    keep = [rows[0]] + [r for r in rows[1:] if len(r) == len(rows[0]) and r[0].isdigit() and int(r[0]) < step]
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        csv.writer(f).writerows(keep)
-    os.replace(tmp, path)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write a results file through ``<name>.tmp`` + rename: readers never see a half-written one."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def _append_history(path: Path, first_step: int, vals: np.ndarray, cfg: TrainConfig, ips: float, rank: int) -> None:
-    if rank:
-        return
-    new = not path.is_file()
-    with open(path, "a", newline="") as f:
-        w = csv.writer(f)
-        if new:
-            w.writerow(["step", "stage", "lr", *LOSS_NAMES, "images_per_s"])
-        for i, row in enumerate(vals):
-            s = first_step + i
-            stage = "pretrain" if s < _pre(cfg) else "main"
-            w.writerow([s, stage, lr_at(cfg, s), *[f"{v:.6g}" for v in row], f"{ips:.1f}"])
 
 
 def train(cfg: TrainConfig, out_dir: str | os.PathLike, device: torch.device | None = None, verbose: bool = True,

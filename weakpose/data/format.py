@@ -56,34 +56,14 @@ import cv2
 import numpy as np
 
 from weakpose import skeleton
+from weakpose.data.checksums import (CHECKSUM, IMAGE_CRC_FILE, DamagedDatasetError, check_index, damage_hint,  # noqa: F401
+                                     file_crc32)
 from weakpose.camera import DEFAULT_CROP_MARGIN  # noqa: F401  (part of the format's meta defaults)
 
 FORMAT_VERSION = 1
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 CATEGORY_COLUMNS: tuple[str, ...] = ("subject", "action", "sequence")
 SHARD_BYTES = 1 << 30  # start a new image shard after ~1 GiB
-CHECKSUM = "crc32"     # zlib.crc32 of the whole file (index, extra) or of one row's JPEG bytes (image_crc32.npy)
-IMAGE_CRC_FILE = "image_crc32.npy"
-
-
-class DamagedDatasetError(ValueError):
-    """A dataset file whose bytes are not those written (checksum mismatch, truncation, undecodable JPEG)."""
-
-
-def file_crc32(path: str | os.PathLike, chunk: int = 1 << 22) -> int:
-    """CRC-32 of a whole file, read in 4 MiB chunks."""
-    crc = 0
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            crc = zlib.crc32(block, crc)
-    return crc
-
-
-def damage_hint(path: str | os.PathLike, verify: bool = True) -> str:
-    """What a user does about a damaged dataset at ``path`` (README "A damaged dataset")."""
-    fix = (f"re-run the converter (python -m weakpose.data.prepare ... --overwrite) or, for a synthetic twin, "
-           f"delete {path} so that it regenerates")
-    return f"run `python -m weakpose.data.verify {path}` to list every damaged row; then {fix}" if verify else fix
 
 
 def data_root() -> Path:
@@ -350,29 +330,6 @@ def bone_stats(joints3d: np.ndarray) -> dict:
         "mean_normalised": (lengths / s[:, None]).mean(0).tolist(),
         "num_poses": int(len(P)),
     }
-
-
-def check_index(path: Path, meta: dict) -> np.ndarray | None:
-    """Check every index file of the dataset at ``path`` against meta["checksums"]; return the per-image CRC-32
-    column (memory-mapped, (N,) uint32), or None with a printed note for a dataset written without checksums.
-    Raises `DamagedDatasetError` naming the first file that does not match."""
-    sums = meta.get("checksums")
-    if sums is None:
-        print(f"[weakpose] note: {path} was written without checksums (before weakpose recorded them): damage "
-              f"cannot be detected when it is opened; `python -m weakpose.data.verify {path}` decodes every image",
-              flush=True)
-        return None
-    if sums.get("algorithm") != CHECKSUM:
-        raise ValueError(f"{path}/meta.json: checksums.algorithm is {sums.get('algorithm')!r}, expected {CHECKSUM!r}")
-    for name, crc in sums["index"].items():
-        f = path / "index" / name
-        if not f.is_file():
-            raise FileNotFoundError(f"{f} missing: the dataset at {path} is damaged; {damage_hint(path)}")
-        found = file_crc32(f)
-        if found != crc:
-            raise DamagedDatasetError(f"{f}: CRC-32 {found:#010x} differs from {crc:#010x} recorded in meta.json "
-                                      f"checksums.index[{name!r}]: the index file is damaged; {damage_hint(path)}")
-    return np.load(path / "index" / IMAGE_CRC_FILE, mmap_mode="r")
 
 
 class CanonicalDataset:

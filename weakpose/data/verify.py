@@ -24,6 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
+from weakpose.data import checksums
 from weakpose.data import format as fmt
 
 IMAGE_COLUMNS = ("image_shard", "image_offset", "image_nbytes")
@@ -76,7 +77,7 @@ def verify(path: str | Path, decode: bool = False) -> Report:
             f = path / "extra" / name
             if not f.is_file():
                 rep.problems.append(f"{f} missing")
-            elif fmt.file_crc32(f) != crc:
+            elif checksums.file_crc32(f) != crc:
                 rep.problems.append(f"{f}: CRC-32 differs from meta.json checksums.extra[{name!r}]")
     needed = IMAGE_COLUMNS + (("image_crc32",) if sums is not None else ())
     if bad_cols & set(needed):
@@ -98,7 +99,7 @@ def _check_index(path: Path, n: int, sums: dict | None, rep: Report) -> tuple[di
             continue
         if sums is not None:
             want = sums["index"].get(name)
-            found = fmt.file_crc32(f)
+            found = checksums.file_crc32(f)
             if want is None or found != want:
                 rep.problems.append(f"{f}: CRC-32 {found:#010x} differs from {want} recorded in meta.json "
                                     f"checksums.index[{name!r}]")
@@ -185,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in rep.problems:
             print(f"{d}: {line}")
         print(f"DAMAGED {d}: {len(rep.problems)} problems, {len(set(rep.bad_rows))} bad rows. "
-              f"To fix it: {fmt.damage_hint(d, verify=False)}")
+              f"To fix it: {checksums.damage_hint(d, verify=False)}")
     return status
 
 
