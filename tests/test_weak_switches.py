@@ -72,3 +72,16 @@ def test_a_run_trains_again_from_its_own_config(data_root, tmp_path, capsys):
     assert a == b and np.isfinite(a["mpjpe"])
     with pytest.raises(SystemExit, match="weakpose.trainer"):
         main(["--config", str(tmp_path / "missing.json"), "--out", str(tmp_path / "c")])
+
+
+def test_oracle_2d_in_the_3d_path(data_root, tmp_path):
+    with pytest.raises(ValueError, match="oracle_2d_3d"):
+        make_config("smoke", mv="H+Q", oracle_2d_3d=True)
+    cfg = make_config("smoke", data_root=data_root, sup2d="M", mv="H", oracle_2d_3d=True, detach_2d_3d=True,
+                      iterations=3, pretrain_iterations=1)
+    run = Run(cfg, tmp_path / "oracle", device=torch.device("cpu"), verbose=False)
+    run.fit()
+    hist = pd.read_csv(tmp_path / "oracle" / "history.csv")
+    main_rows = hist[hist["stage"] == "main"]
+    assert len(main_rows) == 3 and np.isfinite(main_rows[["mc", "limb"]].to_numpy()).all()
+    assert (main_rows["limb"] > 0).all()   # the oracle 3D path is on and valid

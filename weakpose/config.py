@@ -48,6 +48,7 @@ class TrainConfig:
     temperature: float = 50.0     # lambda of eq. 4
     heatmap_sigma: float = 2.0    # Gaussian target std in heatmap cells
     detach_2d_3d: bool = False    # ours: the 3D path (eqs. 1-3 -> L_MC, L_B) sees uv and eq. 5's weights detached
+    oracle_2d_3d: bool = False    # diagnostic: the ground-truth 2D of the multi-view images in the 3D path (H, I)
     # --- optimisation (Appendix A) ---
     iterations: int = 60_000
     lr: float = 5e-4
@@ -87,6 +88,8 @@ class TrainConfig:
             raise ValueError(f"sup3d must be 'H' or '', got {self.sup3d!r}")
         if self.source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
+        if self.oracle_2d_3d and not set(self.mv_keys) <= {"H", "I"}:
+            raise ValueError(f"oracle_2d_3d needs ground-truth 2D on every multi-view source (H, I), got mv={self.mv!r}")
         if self.known_R and not self.mv:
             raise ValueError("known_R needs multi-view data (mv)")
         if self.eval_on not in ("H", "I"):
@@ -139,7 +142,7 @@ class TrainConfig:
 
 # Fields added after the first results were committed: left out of the run id while they hold their default, so a
 # new switch never renames the runs that do not use it (their results/ folders stay where they are).
-LATER_FIELDS: tuple[str, ...] = ("init_2d", "detach_2d_3d", "mc_distance")
+LATER_FIELDS: tuple[str, ...] = ("init_2d", "detach_2d_3d", "mc_distance", "oracle_2d_3d")
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 
@@ -178,7 +181,7 @@ FORMULATIONS: dict[str, dict] = {
 # Fields a shared 2D model does not depend on: reset to their defaults, so that every row with the same 2D data
 # and profile shares one (`shared_2d_config`).
 _ROW_FIELDS = ("sup3d", "sup3d_subjects", "mv", "known_R", "use_heatmap_loss", "pseudo_labels", "pseudo_tau", "psi",
-               "alpha", "beta", "mc_distance", "detach_2d_3d", "eval_on", "init_2d")
+               "alpha", "beta", "mc_distance", "detach_2d_3d", "oracle_2d_3d", "eval_on", "init_2d")
 
 
 def make_config(profile: str = "small", **overrides) -> TrainConfig:

@@ -28,7 +28,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from weakpose import camera, checkpoints, losses
+from weakpose import camera, checkpoints, geometry, losses
 from weakpose.camera import inside, sample_affines, transform_points, warp_images
 from weakpose.batches import Keyed, loader
 from weakpose.config import (NOT_HASHED, TrainConfig, config_from_dict, lr_at, pretrain_steps, resolve_device,
@@ -239,9 +239,15 @@ class Run:
             t["depth"] = losses.depth_loss(out["z_rel"][:n2], zt, w3)
         if on["mc"] or on["limb"]:  # the multi-view batch exists exactly when these are on (see `fit`)
             B = bm["image"].shape[0]
-            pts = out["points"][n2:].reshape(B, C, 17, 3)
+            pts, valid = out["points"][n2:], out["valid"][n2:]
+            if cfg.oracle_2d_3d:  # diagnostic: the ground-truth 2D in the 3D path, so only depth is learned there
+                gt_in = transform_points(A[n2:], bm["joints2d"].flatten(0, 1).double()).float()
+                z = geometry.relative_depth(out["probs"][n2:].detach(), out["depth_maps"][n2:]) \
+                    if cfg.detach_2d_3d else out["z_rel"][n2:]
+                pts, _, valid = geometry.reconstruct(gt_in, z, K_in[n2:])
+            pts = pts.reshape(B, C, 17, 3)
             conf = out["conf"][n2:].reshape(B, C, 17)
-            mask = bm["view_mask"] & out["valid"][n2:].reshape(B, C)
+            mask = bm["view_mask"] & valid.reshape(B, C)
             if on["mc"]:
                 t["mc"] = losses.multiview_consistency(
                     pts, conf, mask, rotations=bm["R"] if cfg.known_R else None,
