@@ -47,9 +47,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from weakpose import skeleton
+from weakpose.progress import progress_bar
 from weakpose.camera import DEFAULT_CROP_MARGIN, crop_affine, crop_image, square_box, transform_points
 from weakpose.config import resolve_device
 from weakpose.data.format import DatasetWriter, Record
@@ -123,7 +123,7 @@ def track_clip(frames: Sequence[Frame], detections: Sequence | Callable, pose_fn
     Returns the surviving tracklets, each a list of entries {"frame", "frame_ts", "box" (4,), "score", "joints2d"
     (J, 2) px, "conf" (J,)}, and the clip's counts (see `format_stats`)."""
     B, P, C, S = [], [], [], []
-    for fr in tqdm(frames, desc=f"poses {frames[0].path.parent.name}", disable=not progress, leave=False):
+    for fr in progress_bar(frames, desc=f"poses {frames[0].path.parent.name}", disable=not progress, leave=False):
         image = read_image(fr.path)
         boxes, scores = detections(image) if callable(detections) else detections[fr.index]
         keep = np.asarray(scores) >= params.min_det_score

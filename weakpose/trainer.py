@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler
-from tqdm import tqdm
 
 from weakpose import camera, losses
+from weakpose.progress import progress_bar
 from weakpose.camera import inside, sample_affines, transform_points, warp_images
 from weakpose.config import TrainConfig, config_from_dict, resolve_device
 from weakpose.data.loaders import Eval3D, Images2D, MultiView, open_dataset
@@ -201,7 +201,7 @@ class Run:
             rows = np.nonzero(d.split_mask("train"))[0]
             lab = torch.zeros(len(d), 17, 3, device=self.device)
             ev = Images2D([d], "train")
-            for batch in tqdm(DataLoader(ev, batch_size=self.cfg.eval_batch, num_workers=self.cfg.num_workers),
+            for batch in progress_bar(DataLoader(ev, batch_size=self.cfg.eval_batch, num_workers=self.cfg.num_workers),
                               desc=f"pseudo-labels {k}", disable=not self.verbose, leave=False):
                 out = infer(self.model, batch["image"].to(self.device), None, self.stored, self.margin,
                             self.cfg.input_size, self.cfg.channels_last, autocast=self.autocast)
@@ -320,7 +320,7 @@ class Run:
         (self.out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
         it2 = it_mv = None
         buf: list[torch.Tensor] = []
-        bar = tqdm(total=total, initial=self.step, desc=cfg.run_id()[:40], disable=not self.verbose)
+        bar = progress_bar(total=total, initial=self.step, desc=cfg.run_id()[:40], disable=not self.verbose)
         t_last, n_last = time.perf_counter(), self.step
         while self.step < total:
             main = self.step >= _pre(cfg)

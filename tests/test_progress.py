@@ -1,0 +1,82 @@
+"""Progress bars that fit where they run (`weakpose.progress`): the mode chosen for a terminal, a redirected
+stream, a kernel with and without a frontend, the override, and what "log" mode writes."""
+import io
+import sys
+
+import pytest
+from tqdm import std
+
+from weakpose import progress
+
+
+class _TTY(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for k in (progress.ENV, "JPY_SESSION_NAME"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setattr(progress, "_in_kernel", lambda: False)
+    return monkeypatch
+
+
+def test_mode_outside_a_kernel(clean_env):
+    clean_env.setattr(sys, "stderr", _TTY())
+    assert progress.mode() == "terminal"
+    clean_env.setattr(sys, "stderr", io.StringIO())  # redirected to a file / pipe
+    assert progress.mode() == "log"
+
+
+def test_mode_in_a_kernel(clean_env):
+    clean_env.setattr(progress, "_in_kernel", lambda: True)
+    clean_env.setattr(sys, "stderr", _TTY())
+    assert progress.mode() == "log"                     # papermill / nbclient / nbval: no frontend
+    clean_env.setenv("JPY_SESSION_NAME", "/work/notebooks/explore.ipynb")  # a JupyterLab kernel
+    clean_env.setattr(progress, "_widgets_available", lambda: True)
+    assert progress.mode() == "widget"
+    clean_env.setattr(progress, "_widgets_available", lambda: False)
+    assert progress.mode() == "log"                     # no ipywidgets: plain lines, never a broken widget
+
+
+def test_override(clean_env):
+    clean_env.setattr(sys, "stderr", _TTY())
+    for m in ("log", "terminal", "off"):
+        clean_env.setenv(progress.ENV, m)
+        assert progress.mode() == m
+    clean_env.setenv(progress.ENV, "fancy")
+    with pytest.raises(ValueError, match="WEAKPOSE_PROGRESS='fancy'"):
+        progress.mode()
+    clean_env.setenv(progress.ENV, "off")
+    assert progress.progress_bar(total=10).disable
+
+
+def test_log_mode_writes_a_few_plain_lines(clean_env):
+    """10,000 fast updates: at most LOG_LINES + 2 lines (start, every 1/20, end), no carriage return."""
+    clean_env.setenv(progress.ENV, "log")
+    out = io.StringIO()
+    bar = progress.progress_bar(total=10_000, desc="train", file=out, mininterval=0)
+    for i in range(10_000):
+        bar.update(1)
+        if i % 10 == 0:
+            bar.set_postfix(loss="0.5")  # as the trainer does on logging steps: no line of its own
+    bar.close()
+    text = out.getvalue()
+    lines = text.splitlines()
+    assert "\r" not in text, text
+    assert 3 <= len(lines) <= progress.LOG_LINES + 2, lines
+    assert lines[0].startswith("train:   0%") and "10000/10000" in lines[-1] and "loss=0.5" in lines[-1]
+    out = io.StringIO()
+    for _ in progress.progress_bar(range(10_000), file=out):  # the default: a line every 30 s at most
+        pass
+    assert len(out.getvalue().splitlines()) == 2
+
+
+def test_terminal_mode_is_the_standard_bar(clean_env):
+    clean_env.setenv(progress.ENV, "terminal")
+    out = io.StringIO()
+    bar = progress.progress_bar(range(5), file=out)
+    assert type(bar) is std.tqdm and bar.mininterval == progress.TERMINAL_INTERVAL_S
+    list(bar)
+    assert "\r" in out.getvalue()
