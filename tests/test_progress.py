@@ -80,3 +80,15 @@ def test_terminal_mode_is_the_standard_bar(clean_env):
     assert type(bar) is std.tqdm and bar.mininterval == progress.TERMINAL_INTERVAL_S
     list(bar)
     assert "\r" in out.getvalue()
+
+
+def test_nested_bars_in_log_mode_move_no_cursor(clean_env):
+    clean_env.setenv(progress.ENV, "log")
+    out = io.StringIO()
+    with progress.progress_bar(total=3, file=out, desc="outer") as outer:
+        for _ in range(3):
+            for _ in progress.progress_bar(range(4), file=out, desc="inner", leave=False):
+                pass
+            outer.update(1)
+    text = out.getvalue()
+    assert "\x1b" not in text and "\r" not in text and "inner" in text and "3/3" in text.splitlines()[-1]

@@ -76,7 +76,11 @@ class _Lines:
 
 
 class _LogBar(std.tqdm):
-    """tqdm of "log" mode: a postfix or description change waits for the next line instead of printing one."""
+    """tqdm of "log" mode: a postfix or description change waits for the next line instead of printing one, and
+    nested bars print their lines in turn (no cursor movement)."""
+
+    def moveto(self, n):
+        pass
 
     def set_postfix(self, ordered_dict=None, refresh=True, **kwargs):
         super().set_postfix(ordered_dict, refresh=False, **kwargs)
