@@ -15,7 +15,7 @@ LAYERS = {
         "data.real.mpii", "data.real.mqc", "tracking", "tracklet_inputs"],
     3: ["trainer", "evaluate"],
     4: ["runs", "tracklets"],
-    5: ["tables", "viz", "bench", "figures", "data.synth.figure"],
+    5: ["tables", "viz", "bench", "figures", "data.synth.figure", "predict"],
     6: ["experiments", "data.synth.__main__"],
 }
 LAYER = {m: k for k, mods in LAYERS.items() for m in mods}
