@@ -113,8 +113,15 @@ def run_table(table: str, profile: str, results: str | os.PathLike = "results", 
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m weakpose.experiments",
-                                description="Run the rows of the paper's tables, one papermill execution per row.")
+    p = argparse.ArgumentParser(
+        prog="python -m weakpose.experiments",
+        description="Run the rows of the paper's tables, one papermill execution per row.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="inputs: the table's notebook (notebooks/, or --notebooks) and the datasets of its rows\n"
+               "  (synthetic twins generated on first use, or --source real under --data-root).\n"
+               "outputs: <results>/<table>/<run-id>/ per row: notebook.ipynb (executed), config.json, metrics.json,\n"
+               "  history.csv, per_sample.csv, checkpoints/last.pt; a line per row while it runs and a summary at the\n"
+               "  end. Tables and figures: papermill notebooks/results.ipynb results/results-out.ipynb.")
     p.add_argument("table", choices=[*TABLES, "all"])
     p.add_argument("--profile", choices=["smoke", "small", "paper"], default="small")
     p.add_argument("--rerun", action="store_true", help="re-execute rows that already have metrics.json")

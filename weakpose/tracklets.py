@@ -330,7 +330,13 @@ def _write_outputs(out: Path, results, stats, clip_stats, info, clip_frames, int
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m weakpose.tracklets", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m weakpose.tracklets", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="inputs: frames (one folder per clip), intrinsics per clip, person boxes (--detections or\n"
+               "  --detector-weights), a weakpose checkpoint for the 2D poses.\n"
+               "outputs (under --out): tracklets.json (also the --tracklets input of weakpose-prepare mqc),\n"
+               "  stats.json (what each filter dropped) and dataset/ (unlabelled multi-view groups, canonical format).")
     p.add_argument("--frames", nargs="+", required=True, type=Path,
                    help="clip folder(s) of frames, or folder(s) of clip folders")
     p.add_argument("--intrinsics", nargs="+", required=True, type=Path,

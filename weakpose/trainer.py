@@ -425,9 +425,15 @@ def main(argv: list[str] | None = None) -> None:
 
     from weakpose.config import make_config, parse_overrides
 
-    p = argparse.ArgumentParser(description="Train one weakpose configuration (torchrun-compatible).")
-    p.add_argument("--profile", default="small")
-    p.add_argument("--out", required=True)
+    p = argparse.ArgumentParser(
+        description="Train one weakpose configuration (torchrun-compatible).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="inputs: the datasets the configuration names (sup2d / sup3d / mv / eval_on: synthetic twins\n"
+               "  generated on first use under $WEAKPOSE_DATA, or converted real data with source=real).\n"
+               "outputs (under --out): config.json, history.csv (every step), metrics.json, per_sample.csv,\n"
+               "  checkpoints/last.pt; re-running the same command resumes from last.pt.")
+    p.add_argument("--profile", default="small", help="smoke | small | paper (default small)")
+    p.add_argument("--out", required=True, help="run folder: receives the outputs listed below")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides, e.g. mv=H+I+Q")
     a = p.parse_args(argv)
     try:
