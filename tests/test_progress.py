@@ -92,3 +92,23 @@ def test_nested_bars_in_log_mode_move_no_cursor(clean_env):
             outer.update(1)
     text = out.getvalue()
     assert "\x1b" not in text and "\r" not in text and "inner" in text and "3/3" in text.splitlines()[-1]
+
+
+def test_log_mode_keeps_its_line_budget_after_slow_steps(clean_env):
+    """Slow steps (longer than tqdm's maxinterval) must not switch the bar to a line per step: tqdm's monitor
+    thread (started by any standard bar) never sees a log-mode bar."""
+    import time
+
+    clean_env.setenv(progress.ENV, "log")
+    out = io.StringIO()
+    bar = progress.progress_bar(total=400, file=out, mininterval=0.02, maxinterval=0.02)
+    std_bar = std.tqdm(total=1, file=io.StringIO())
+    assert std_bar in std.tqdm._instances and bar not in std.tqdm._instances
+    std_bar.close()
+    for i in range(400):
+        if i < 3:
+            time.sleep(0.05)
+        bar.update(1)
+    bar.close()
+    assert bar.miniters == 400 // progress.LOG_LINES
+    assert len(out.getvalue().splitlines()) <= progress.LOG_LINES + 2

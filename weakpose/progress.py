@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
+from weakref import WeakSet
 
 from tqdm import std
 
@@ -77,7 +78,11 @@ class _Lines:
 
 class _LogBar(std.tqdm):
     """tqdm of "log" mode: a postfix or description change waits for the next line instead of printing one, and
-    nested bars print their lines in turn (no cursor movement)."""
+    nested bars print their lines in turn (no cursor movement). Out of reach of tqdm's monitor thread (own instance
+    set, none started): after a slow step it would reset miniters to 1 and print a line per step from then on."""
+
+    monitor_interval = 0
+    _instances = WeakSet()
 
     def moveto(self, n):
         pass
