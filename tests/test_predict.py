@@ -26,19 +26,12 @@ def twin_images(tmp_path_factory):
     run.save()
     ds = loaders.open_for(cfg, "H")
     test = loaders.Eval3D(ds, "test")
+    files, boxes, K = predict.write_dataset_inputs(ds, test.rows, root / "images")
     S, margin = ds.crop_size, float(ds.meta["crop_margin"])
-    side = camera.PERSON_FRACTION * S / margin   # the tight box whose square_box is the crop's nominal box
-    c = (S - 1) / 2.0
-    files = []
-    with (root / "boxes.csv").open("w") as f:
-        f.write("image,x0,y0,x1,y1\n")
-        for r in test.rows:
-            files.append(root / "images" / f"h_{r:04d}.png")
-            files[-1].parent.mkdir(exist_ok=True)
-            cv2.imwrite(str(files[-1]), cv2.cvtColor(ds.image(int(r)), cv2.COLOR_RGB2BGR))
-            f.write(f"{files[-1].name},{c - side / 2},{c - side / 2},{c + side / 2},{c + side / 2}\n")
-    np.save(root / "K.npy", np.asarray(ds.K[test.rows], np.float64))
-    return dict(root=root, cfg=cfg, ckpt=run.ckpt, ds=ds, test=test, files=files)
+    side, c = camera.PERSON_FRACTION * S / margin, (S - 1) / 2.0  # the tight box: its square_box is the nominal box
+    assert boxes.read_text().splitlines()[1] == f"{files[0].name},{c - side / 2},{c - side / 2},{c + side / 2},{c + side / 2}"
+    assert np.array_equal(cv2.imread(str(files[0]))[..., ::-1], ds.image(int(test.rows[0])))
+    return dict(root=root, cfg=cfg, ckpt=run.ckpt, ds=ds, test=test, files=files, boxes=boxes, K=K)
 
 
 @pytest.mark.slow
@@ -46,8 +39,7 @@ def test_predict_reproduces_the_evaluation(twin_images):
     t = twin_images
     model, cfg, _ = predict.load_checkpoint(t["ckpt"])
     df, summary = evaluate.evaluate(model, t["test"], loaders.mean_bone_mm(cfg), "cpu", cfg.input_size)
-    res = predict.predict(t["ckpt"], t["files"], boxes=t["root"] / "boxes.csv", intrinsics=t["root"] / "K.npy",
-                          bones="training")
+    res = predict.predict(t["ckpt"], t["files"], boxes=t["boxes"], intrinsics=t["K"], bones="training")
     assert res["bones"].startswith("mean bone lengths") and res["intrinsics"].endswith("K.npy")
     people = [it["people"] for it in res["frames"]]
     assert all(len(p) == 1 for p in people)
@@ -85,7 +77,7 @@ def test_outputs_and_defaults(twin_images, tmp_path):
     assert K[0, 0] == pytest.approx((S / 2) / np.tan(np.radians(30))) and K[0, 2] == (S - 1) / 2
     assert "60 deg" in a["intrinsics"] and a["bones"].startswith("canonical")
     code = predict.main(["--checkpoint", str(t["ckpt"]), "--images", *map(str, files), "--boxes",
-                         str(t["root"] / "boxes.csv"), "--fov", "50", "--out", str(tmp_path / "out")])
+                         str(t["boxes"]), "--fov", "50", "--out", str(tmp_path / "out")])
     assert code == 0
     doc = json.loads((tmp_path / "out" / "poses.json").read_text())
     assert doc["joints"] == list(skeleton.JOINT_NAMES) and len(doc["frames"]) == 2

@@ -248,6 +248,27 @@ def predict(checkpoint, images=(), video=None, every: int = 1, boxes=None, intri
             "run_id": cfg.run_id()}
 
 
+def write_dataset_inputs(ds, rows, folder: str | os.PathLike) -> tuple[list[Path], Path, Path]:
+    """Inputs made from rows of a canonical dataset, to try `predict` on images with known answers: each stored
+    crop as a PNG (lossless), a boxes.csv with each person's tight box (its `camera.square_box` is the crop's
+    nominal box, the central 1 / crop_margin of the crop) and K.npy (F, 3, 3) of the crops. Returns
+    (image files, boxes.csv, K.npy)."""
+    import cv2
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    S, margin = ds.crop_size, float(ds.meta["crop_margin"])
+    side, c = camera.PERSON_FRACTION * S / margin, (S - 1) / 2.0
+    files, lines = [], ["image,x0,y0,x1,y1"]
+    for r in np.asarray(rows, int):
+        files.append(folder / f"{ds.name}_{r:06d}.png")
+        cv2.imwrite(str(files[-1]), cv2.cvtColor(ds.image(int(r)), cv2.COLOR_RGB2BGR))
+        lines.append(f"{files[-1].name},{c - side / 2},{c - side / 2},{c + side / 2},{c + side / 2}")
+    (folder / "boxes.csv").write_text("\n".join(lines) + "\n")
+    np.save(folder / "K.npy", np.asarray(ds.K[np.asarray(rows, int)], np.float64))
+    return files, folder / "boxes.csv", folder / "K.npy"
+
+
 # ----------------------------------------------------------------------------------------------- outputs
 def _json_person(p: dict) -> dict:
     r = lambda a, d=2: np.round(np.asarray(a, float), d).tolist()  # noqa: E731
