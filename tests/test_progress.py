@@ -112,3 +112,39 @@ def test_log_mode_keeps_its_line_budget_after_slow_steps(clean_env):
     bar.close()
     assert bar.miniters == 400 // progress.LOG_LINES
     assert len(out.getvalue().splitlines()) <= progress.LOG_LINES + 2
+
+
+def _kernel_outputs(env_extra: dict) -> list[dict]:
+    """Outputs of a real ipykernel running a 200-step bar, started like papermill / JupyterLab start theirs."""
+    import os
+    from pathlib import Path
+
+    from jupyter_client.manager import start_new_kernel
+
+    env = {k: v for k, v in os.environ.items() if k not in (progress.ENV, "JPY_SESSION_NAME")}
+    env["PYTHONPATH"] = str(Path(progress.__file__).resolve().parent.parent)
+    km, kc = start_new_kernel(kernel_name="python3", env={**env, **env_extra})
+    outputs = []
+    try:
+        code = ("from weakpose.progress import progress_bar, mode\nprint(mode())\n"
+                "for _ in progress_bar(range(200), desc='steps', mininterval=0):\n    pass\n")
+        kc.execute_interactive(code, timeout=120, output_hook=lambda m: outputs.append(m))
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    return [m["content"] for m in outputs if m["msg_type"] in ("stream", "display_data")]
+
+
+@pytest.mark.slow
+def test_in_real_kernels():
+    """A kernel without a frontend (as papermill starts it) prints a few plain lines; one that jupyter_server
+    started (JPY_SESSION_NAME set) shows a widget."""
+    stream = lambda outs, name: "".join(o.get("text", "") for o in outs if o.get("name") == name)  # noqa: E731
+    plain = _kernel_outputs({})
+    text = stream(plain, "stderr")
+    assert stream(plain, "stdout") == "log\n" and "\r" not in text and "200/200" in text
+    assert len(text.splitlines()) <= progress.LOG_LINES + 2
+    pytest.importorskip("ipywidgets")
+    lab = _kernel_outputs({"JPY_SESSION_NAME": "/tmp/explore.ipynb"})
+    assert stream(lab, "stdout") == "widget\n"
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in lab)
