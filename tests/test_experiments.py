@@ -2,6 +2,8 @@
 from the results files."""
 import dataclasses
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -102,6 +104,24 @@ def test_runner_executes_each_row_into_its_run_dir(results):
         nb = json.loads((out / "notebook.ipynb").read_text())
         assert any("injected-parameters" in c["metadata"].get("tags", []) for c in nb["cells"])
         assert np.isfinite(json.loads((out / "metrics.json").read_text())["mpjpe"])
+
+
+@pytest.mark.slow
+def test_executed_notebooks_stay_small(results):
+    """The training cell's progress is a few plain lines (no output per tqdm refresh, no carriage return or cursor
+    movement), and the executed notebook stays small (its figures are most of it)."""
+    root, log = results
+    for out in log["out"]:
+        path = Path(out) / "notebook.ipynb"
+        assert path.stat().st_size < 400_000, f"{path}: {path.stat().st_size} bytes"
+        bars = ""
+        for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+            streams = [o for o in cell.get("outputs", []) if o["output_type"] == "stream"]
+            text = "".join("".join(o["text"]) for o in streams)
+            assert len(streams) < 50 and len(text) < 20_000, f"{path} cell {i}: {len(streams)} stream outputs"
+            assert "\r" not in text and "\x1b" not in text, f"{path} cell {i}: terminal control characters"
+            bars += text
+        assert re.search(r"100%\|#+\| (\d+)/\1 \[", bars), f"{path}: no finished training bar in the outputs"
 
 
 @pytest.mark.slow

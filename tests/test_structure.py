@@ -8,7 +8,7 @@ PKG = Path(__file__).resolve().parent.parent / "weakpose"
 
 # The layers, lowest first: a module may import modules of its own layer or below, never above.
 LAYERS = {
-    0: ["skeleton", "config"],
+    0: ["skeleton", "config", "progress"],
     1: ["geometry", "camera", "data.format", "data.checksums", "checkpoints"],
     2: ["model", "losses", "metrics", "data.loaders", "data.synth.twins", "data.synth.poses", "data.synth.render",
         "data.synth.crowd", "data.real.prepare", "data.real.h36m", "data.real.h36m_cameras", "data.real.mpi3dhp",
@@ -16,7 +16,7 @@ LAYERS = {
         "batches", "history"],
     3: ["trainer", "evaluate"],
     4: ["runs", "tracklets"],
-    5: ["tables", "viz", "bench", "figures", "data.synth.figure"],
+    5: ["tables", "viz", "bench", "figures", "data.synth.figure", "predict"],
     6: ["experiments", "data.synth.__main__"],
 }
 LAYER = {m: k for k, mods in LAYERS.items() for m in mods}

@@ -13,12 +13,14 @@ import contextlib
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from weakpose.progress import ENV as ENV_PROGRESS
 from weakpose.runs import project_root, results_dir, run_dir
 from weakpose.tables import ROWS, TABLES, _lookup, row_config
 
@@ -41,11 +43,16 @@ def notebook_params(table: str, name: str, profile: str, results: str | os.PathL
 @contextlib.contextmanager
 def _without_test_overrides():
     """The notebooks' test hook (WEAKPOSE_NOTEBOOK_PROFILE / WEAKPOSE_RESULTS) is switched off while the runner
-    executes them: it passes the profile and results folder explicitly and must find the run where it expects."""
-    saved = {k: os.environ.pop(k) for k in (ENV_PROFILE, ENV_RESULTS) if k in os.environ}
+    executes them: it passes the profile and results folder explicitly and must find the run where it expects.
+    Their kernels have no frontend, so their progress bars print plain lines (WEAKPOSE_PROGRESS=log), even when
+    the runner itself is called from a JupyterLab kernel (whose environment they inherit)."""
+    keys = (ENV_PROFILE, ENV_RESULTS, ENV_PROGRESS)
+    saved = {k: os.environ.pop(k) for k in keys if k in os.environ}
+    os.environ[ENV_PROGRESS] = "log"
     try:
         yield
     finally:
+        os.environ.pop(ENV_PROGRESS, None)
         os.environ.update(saved)
 
 
@@ -56,9 +63,10 @@ def run_table(table: str, profile: str, results: str | os.PathLike = "results", 
     """Execute the table's notebook once per row with papermill (kernel python3) into
     ``<results>/<table>/<run-id>/notebook.ipynb``. Rows whose metrics.json exists are skipped unless ``rerun``
     (which deletes the row's folder first: a fresh training, no reuse). A failed row is reported and the next
-    one runs. Returns one line per row: table, row, run_id, status, seconds, mpjpe, out."""
+    one runs. With ``progress``, one line per row is printed when it starts and when it ends, and the kernel's
+    own output (the training's progress lines) is copied to this process's stdout / stderr as it comes.
+    Returns one line per row: table, row, run_id, status, seconds, mpjpe, out."""
     import papermill as pm
-    from tqdm.auto import tqdm
 
     nb = Path(notebooks or NOTEBOOK_DIR) / NOTEBOOKS[table]
     if not nb.is_file():
@@ -68,7 +76,9 @@ def run_table(table: str, profile: str, results: str | os.PathLike = "results", 
     data_root = str(Path(data_root).expanduser().resolve()) if data_root else ""
     names = list(ROWS[table]) if not rows else rows
     log = []
-    for name in tqdm(names, desc=table, disable=not progress):
+    say = (lambda msg: print(f"[weakpose] {msg}", flush=True)) if progress else (lambda msg: None)
+    streams = dict(stdout_file=sys.stdout, stderr_file=sys.stderr) if progress else {}
+    for i, name in enumerate(names, 1):
         cfg = row_config(table, name, profile, source=source, data_root=data_root, device=device, seed=seed,
                          formulation=formulation)
         out = run_dir(results, table, cfg)
@@ -76,6 +86,7 @@ def run_table(table: str, profile: str, results: str | os.PathLike = "results", 
         if (out / "metrics.json").is_file() and not rerun:
             line["mpjpe"] = json.loads((out / "metrics.json").read_text()).get("mpjpe", np.nan)
             log.append(line)
+            say(f"{table} row {i}/{len(names)} {name!r}: metrics.json exists, kept (--rerun retrains it)")
             continue
         if rerun and out.exists():
             shutil.rmtree(out)
@@ -83,10 +94,11 @@ def run_table(table: str, profile: str, results: str | os.PathLike = "results", 
         params = notebook_params(table, name, profile, results, source, data_root, device, seed, reuse=not rerun,
                                  formulation=formulation)
         t0 = time.perf_counter()
+        say(f"{table} row {i}/{len(names)} {name!r}: executing {nb.name} into {out / 'notebook.ipynb'}")
         try:
             with _without_test_overrides():
                 pm.execute_notebook(str(nb), str(out / "notebook.ipynb"), parameters=params, kernel_name="python3",
-                                    progress_bar=False, cwd=str(project_root()))
+                                    progress_bar=False, cwd=str(project_root()), **streams)
             if not (out / "metrics.json").is_file():
                 raise RuntimeError(f"the notebook finished but wrote no {out / 'metrics.json'}")
             line["status"] = "ran"
@@ -95,14 +107,24 @@ def run_table(table: str, profile: str, results: str | os.PathLike = "results", 
             line["status"] = f"FAILED: {type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
         line["seconds"] = round(time.perf_counter() - t0, 1)
         log.append(line)
+        mm = line["mpjpe"] if isinstance(line["mpjpe"], (int, float)) else np.nan
+        say(f"{table} row {i}/{len(names)} {name!r}: {line['status']} in {line['seconds']:.0f} s, mpjpe "
+            + (f"{mm:.1f} mm" if np.isfinite(mm) else "- (no 3D)"))
     return pd.DataFrame(log)
 
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m weakpose.experiments",
-                                description="Run the rows of the paper's tables, one papermill execution per row.")
+    p = argparse.ArgumentParser(
+        prog="python -m weakpose.experiments",
+        description="Run the rows of the paper's tables, one papermill execution per row.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="inputs: the table's notebook (notebooks/, or --notebooks) and the datasets of its rows\n"
+               "  (synthetic twins generated on first use, or --source real under --data-root).\n"
+               "outputs: <results>/<table>/<run-id>/ per row: notebook.ipynb (executed), config.json, metrics.json,\n"
+               "  history.csv, per_sample.csv, checkpoints/last.pt; a line per row while it runs and a summary at the\n"
+               "  end. Tables and figures: papermill notebooks/results.ipynb results/results-out.ipynb.")
     p.add_argument("table", choices=[*TABLES, "all"])
     p.add_argument("--profile", choices=["smoke", "small", "cpu", "paper"], default="small")
     p.add_argument("--formulation", choices=["paper", "ours", "both"], default="paper",

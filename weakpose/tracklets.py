@@ -47,9 +47,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from weakpose import skeleton
+from weakpose.progress import progress_bar
 from weakpose.camera import DEFAULT_CROP_MARGIN, crop_affine, crop_image, square_box, transform_points
 from weakpose.config import resolve_device
 from weakpose.data.format import DatasetWriter, Record
@@ -123,7 +123,7 @@ def track_clip(frames: Sequence[Frame], detections: Sequence | Callable, pose_fn
     Returns the surviving tracklets, each a list of entries {"frame", "frame_ts", "box" (4,), "score", "joints2d"
     (J, 2) px, "conf" (J,)}, and the clip's counts (see `format_stats`)."""
     B, P, C, S = [], [], [], []
-    for fr in tqdm(frames, desc=f"poses {frames[0].path.parent.name}", disable=not progress, leave=False):
+    for fr in progress_bar(frames, desc=f"poses {frames[0].path.parent.name}", disable=not progress, leave=False):
         image = read_image(fr.path)
         boxes, scores = detections(image) if callable(detections) else detections[fr.index]
         keep = np.asarray(scores) >= params.min_det_score
@@ -330,7 +330,13 @@ def _write_outputs(out: Path, results, stats, clip_stats, info, clip_frames, int
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m weakpose.tracklets", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m weakpose.tracklets", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="inputs: frames (one folder per clip), intrinsics per clip, person boxes (--detections or\n"
+               "  --detector-weights), a weakpose checkpoint for the 2D poses.\n"
+               "outputs (under --out): tracklets.json (also the --tracklets input of weakpose-prepare mqc),\n"
+               "  stats.json (what each filter dropped) and dataset/ (unlabelled multi-view groups, canonical format).")
     p.add_argument("--frames", nargs="+", required=True, type=Path,
                    help="clip folder(s) of frames, or folder(s) of clip folders")
     p.add_argument("--intrinsics", nargs="+", required=True, type=Path,

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
 from weakpose import camera, checkpoints, geometry, losses
+from weakpose.progress import progress_bar
 from weakpose.camera import inside, sample_affines, transform_points, warp_images
 from weakpose.batches import Keyed, loader
 from weakpose.config import (NOT_HASHED, TrainConfig, config_from_dict, lr_at, pretrain_steps, resolve_device,
@@ -192,7 +192,7 @@ class Run:
             rows = np.nonzero(d.split_mask("train"))[0]
             lab = torch.zeros(len(d), 17, 3, device=self.device)
             ev = Images2D([d], "train")
-            for batch in tqdm(DataLoader(ev, batch_size=self.cfg.eval_batch, num_workers=self.cfg.num_workers),
+            for batch in progress_bar(DataLoader(ev, batch_size=self.cfg.eval_batch, num_workers=self.cfg.num_workers),
                               desc=f"pseudo-labels {k}", disable=not self.verbose, leave=False):
                 out = infer(self.model, batch["image"].to(self.device), None, self.stored, self.margin,
                             self.cfg.input_size, self.cfg.channels_last, autocast=self.autocast)
@@ -317,7 +317,7 @@ class Run:
         write_atomic(self.out / "config.json", json.dumps(dataclasses.asdict(cfg), indent=1))
         it2 = it_mv = None
         buf: list[torch.Tensor] = []
-        bar = tqdm(total=total, initial=self.step, desc=cfg.run_id()[:40], disable=not self.verbose)
+        bar = progress_bar(total=total, initial=self.step, desc=cfg.run_id()[:40], disable=not self.verbose)
         t_last, n_last = time.perf_counter(), self.step
         while self.step < total:
             main = self.step >= pretrain_steps(cfg)
@@ -397,11 +397,17 @@ def main(argv: list[str] | None = None) -> None:
 
     from weakpose.config import make_config, parse_overrides
 
-    p = argparse.ArgumentParser(description="Train one weakpose configuration (torchrun-compatible).")
-    p.add_argument("--profile", default="small")
+    p = argparse.ArgumentParser(
+        description="Train one weakpose configuration (torchrun-compatible).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="inputs: the datasets the configuration names (sup2d / sup3d / mv / eval_on: synthetic twins\n"
+               "  generated on first use under $WEAKPOSE_DATA, or converted real data with source=real).\n"
+               "outputs (under --out): config.json, history.csv (every step), metrics.json, per_sample.csv,\n"
+               "  checkpoints/last.pt + step-NNNNNN.pt; re-running the same command resumes from the newest readable one.")
+    p.add_argument("--profile", default="small", help="smoke | small | cpu | paper (default small)")
     p.add_argument("--config", default="", help="a run's config.json (e.g. results/table1/<run>/config.json): "
                    "train exactly that configuration again (--profile is then ignored; --set still applies)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="run folder: receives the outputs listed below")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides, e.g. mv=H+I+Q")
     p.add_argument("--restart-if-unreadable", action="store_true",
                    help="if checkpoints exist but none can be read, start again from step 0 instead of stopping")

@@ -34,9 +34,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from weakpose import skeleton
+from weakpose.progress import progress_bar
 from weakpose import camera as crops
 from weakpose.camera import DEFAULT_CROP_MARGIN, crop_intrinsics, project
 from weakpose.data.format import DatasetWriter, Record, encode_jpeg
@@ -374,7 +374,7 @@ def convert_h36m(root: str | os.PathLike, out: str | os.PathLike, *, labels: str
 
     with DatasetWriter(out, "h36m", "real", crop_size, crop_margin, meta=meta, overwrite=overwrite) as writer, \
             ThreadPoolExecutor(workers) as pool, \
-            tqdm(total=len(instants), unit="instant", desc="h36m", disable=not progress) as bar:
+            progress_bar(total=len(instants), unit="instant", desc="h36m", disable=not progress) as bar:
         chunk = 16 * workers
         for start in range(0, len(instants), chunk):
             for recs in pool.map(render, range(start, min(start + chunk, len(instants)))):

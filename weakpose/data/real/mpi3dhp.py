@@ -54,9 +54,9 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from tqdm import tqdm
 
 from weakpose import skeleton
+from weakpose.progress import progress_bar
 from weakpose import camera as crops
 from weakpose.camera import DEFAULT_CROP_MARGIN
 from weakpose.data.format import DatasetWriter, Record
@@ -309,7 +309,7 @@ def _write_train(writer: DatasetWriter, root: Path, cameras, subjects, seqs, eve
                     raise ValueError(f"{seq_dir / 'annot.mat'} camera {c}: annot2 is {err:.2f} px (median) from the "
                                      f"projection of annot3 with the K of {seq_dir / 'camera.calibration'}, "
                                      f"expected < {max_reproj_px} px: wrong calibration file?")
-            for i in tqdm(range(0, n, every), desc=f"3DHP S{s}/Seq{q}", unit="frame", disable=None):
+            for i in progress_bar(range(0, n, every), desc=f"3DHP S{s}/Seq{q}", unit="frame", disable=None):
                 frame = int(ann["frames"][i])
                 for c in cameras:
                     path = root / frame_pattern.format(subject=s, seq=q, camera=c, frame=frame, frame1=frame + 1)
@@ -339,7 +339,7 @@ def _write_test(writer: DatasetWriter, test_root: Path, seqs, variant: str, max_
             raise ValueError(f"{ts_dir / 'annot_data.mat'}: annot2 is {err:.2f} px (median) from the projection of "
                              f"annot3 with the {variant!r} TS{k} intrinsics, expected < {max_reproj_px} px (the "
                              f"other variant gives {other:.2f} px)")
-        for i in tqdm(valid, desc=f"3DHP TS{k}", unit="frame", disable=None):
+        for i in progress_bar(valid, desc=f"3DHP TS{k}", unit="frame", disable=None):
             path = ts_dir / "imageSequence" / f"img_{i + 1:06d}.jpg"
             img = read_image(path)
             _check_size(img, size, path, f"TS{k} test camera")

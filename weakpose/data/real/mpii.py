@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from tqdm import tqdm
 
 from weakpose import skeleton
+from weakpose.progress import progress_bar
 from weakpose.skeleton import JOINT_NAMES_MPII16
 from weakpose.camera import DEFAULT_CROP_MARGIN
 from weakpose.data.format import DatasetWriter, Record
@@ -105,7 +105,7 @@ def convert(root: str | Path, out: str | Path, files: Sequence[str] = ("train", 
         for fname in files:
             split = SPLIT_OF_FILE[fname]
             cached_path, img = None, None
-            for rec in tqdm(load_annotations(root / "annot" / f"{fname}.json"), desc=f"MPII {fname}",
+            for rec in progress_bar(load_annotations(root / "annot" / f"{fname}.json"), desc=f"MPII {fname}",
                             unit="person", disable=None):
                 path = root / "images" / rec["image"]
                 if path != cached_path:  # persons of one image are consecutive in the JSON files

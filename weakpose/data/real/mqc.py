@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
-from tqdm import tqdm
 
+from weakpose.progress import progress_bar
 from weakpose.camera import DEFAULT_CROP_MARGIN, square_box
 from weakpose.data.format import DatasetWriter, Record
 from weakpose.data.real.prepare import (DEFAULT_CROP_SIZE, add_common_args, crop_view, read_image, read_json, save_extra)
@@ -129,7 +129,7 @@ def load_clips(root: str | Path, splits: Sequence[str] = ("train", "validation")
         if not d.is_dir():
             raise FileNotFoundError(f"MannequinChallenge split folder {d} not found (expected {root}/"
                                     f"{{{','.join(SOURCE_SPLITS)}}}/*.txt)")
-        for f in tqdm(sorted(d.glob("*.txt")), desc=f"MQC {split} camera files", unit="clip", disable=None):
+        for f in progress_bar(sorted(d.glob("*.txt")), desc=f"MQC {split} camera files", unit="clip", disable=None):
             clip = parse_clip(f, split)
             if clip.clip_id in clips:
                 raise ValueError(f"{f}: clip id {clip.clip_id!r} also in {clips[clip.clip_id].path}")
@@ -193,7 +193,7 @@ def write_tracklets(clips: Mapping[str, Clip], tracklets: str | Path | Mapping, 
     group = 0
     with DatasetWriter(out, "mannequinchallenge", "real", crop_size, crop_margin, meta=meta,
                        overwrite=overwrite) as w:
-        for clip_id, clip_tracks in tqdm(tracks.items(), desc="MQC tracklets", unit="clip", disable=None):
+        for clip_id, clip_tracks in progress_bar(tracks.items(), desc="MQC tracklets", unit="clip", disable=None):
             if clip_id not in clips:
                 raise ValueError(f"{name}: clip {clip_id!r} has no camera file among the {len(clips)} loaded")
             clip = clips[clip_id]

@@ -111,8 +111,14 @@ def add_common_args(p: argparse.ArgumentParser) -> None:
 def build_parser(converters: Sequence[str] = CONVERTERS) -> argparse.ArgumentParser:
     """The `prepare` parser with one sub-command per converter module in ``converters`` (module names inside
     `weakpose.data`; each must define ``register_cli``)."""
-    parser = argparse.ArgumentParser(prog="python -m weakpose.data.real.prepare",
-                                     description="Convert a real dataset into weakpose's canonical format.")
+    parser = argparse.ArgumentParser(
+        prog="python -m weakpose.data.real.prepare",
+        description="Convert a real dataset into weakpose's canonical format.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="inputs: the raw dataset as downloaded (--root and the files each converter names:\n"
+               "  <dataset> --help, README 'Real data').\n"
+               "outputs: --out, a canonical dataset directory (meta.json, index/, images/, extra/, COMPLETE), e.g.\n"
+               "  $WEAKPOSE_DATA/real/<dataset>, where training with source=real finds it.")
     sub = parser.add_subparsers(dest="dataset", required=True, metavar="{h36m,3dhp,mpii,mqc}")
     for name in converters:
         importlib.import_module(f"weakpose.data.real.{name}").register_cli(sub)
@@ -125,6 +131,13 @@ def main(argv: Sequence[str] | None = None, converters: Sequence[str] = CONVERTE
     out = args.func(args)
     print(f"wrote {out}")
     return out
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    """The `weakpose-prepare` console script: `main`, exit status 0 (a console script exits with what its function
+    returns, and `main` returns the dataset directory)."""
+    main(argv)
+    return 0
 
 
 if __name__ == "__main__":

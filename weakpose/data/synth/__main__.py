@@ -10,7 +10,12 @@ from weakpose.data.synth import figure, twins
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m weakpose.data.synth", description=twins.__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m weakpose.data.synth", description=twins.__doc__.split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="inputs: none (procedural; same seed, same bytes).\n"
+               "outputs: --twin: <out>/<twin>-<size>-seed<seed>/, a canonical dataset (meta.json, index/, images/,\n"
+               "  extra/, COMPLETE); --figure FILE: a PNG of samples of each twin with their 2D ground truth.")
     p.add_argument("--twin", choices=[*twins.TWINS, "all"], help="which twin to generate")
     p.add_argument("--size", choices=list(twins.SIZES), default="small")
     p.add_argument("--out", type=Path, default=None,

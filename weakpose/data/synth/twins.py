@@ -339,9 +339,9 @@ def generate_twin(twin: str, size: str, out: str | os.PathLike, seed: int = 0, w
                                        "never read by training")
     labels2d, labels3d = twin in ("H", "I", "M"), twin in ("H", "I")  # Q: no labels at all, M: 2D only
     gt3, gt2 = [], []
-    from tqdm import tqdm
+    from weakpose.progress import progress_bar
     with DatasetWriter(out, f"synthetic-{twin}-{size}-seed{seed}", "synthetic", SIZES[size].crop_size,
-                       meta=meta, overwrite=overwrite) as writer, tqdm(total=total, disable=not progress,
+                       meta=meta, overwrite=overwrite) as writer, progress_bar(total=total, disable=not progress,
                                                                        desc=f"twin {twin}", unit="img") as bar:
         with _pool(workers) as pmap:
             for rows in pmap(_encode_job, jobs):
