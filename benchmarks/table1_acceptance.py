@@ -1,0 +1,72 @@
+"""The weak-supervision acceptance checks on Table 1 (synthetic twins), from the committed run files.
+
+    python benchmarks/table1_acceptance.py --profile cpu --out results/tables/table1_acceptance.md
+
+For each formulation ("paper": the literal losses; "ours"), every check is computed from results/table1/*/metrics.json
+and printed as PASS / FAIL / MISSING (a row not trained yet) with the numbers it compares. Nothing is tuned here.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from weakpose.config import config_from_dict, formulation_of
+from weakpose.tables import collect_results, label_of  # noqa: F401  (label_of documents the labels used)
+
+CHECKS = [
+    # (name, left row, metric, op, factor, right row, right metric)
+    ("WS+R H+M/H <= 1.3 x FS MPJPE", "WS+R H+M/-/H", "mpjpe", 1.3, "FS H+M/H/-", "mpjpe"),
+    ("WS M/H <= 1.6 x FS MPJPE", "WS M/-/H", "mpjpe", 1.6, "FS H+M/H/-", "mpjpe"),
+    ("WS M/H P-MPJPE <= 0.6 x flat pose (2D-only row)", "WS M/-/H", "p_mpjpe", 0.6, "2d-only M/-/-", "p_mpjpe"),
+    ("WS+R M/H <= WS M/H MPJPE", "WS+R M/-/H", "mpjpe", 1.0, "WS M/-/H", "mpjpe"),
+    ("WS+R H+M/H <= WS H+M/H MPJPE", "WS+R H+M/-/H", "mpjpe", 1.0, "WS H+M/-/H", "mpjpe"),
+    ("WS M/H 2D error <= 1.05 x 2D-only", "WS M/-/H", "mpjpe_2d_px256", 1.05, "2d-only M/-/-", "mpjpe_2d_px256"),
+    ("WS without L_H >= 1.5 x WS M/H MPJPE", "WS M/-/H", "mpjpe", 1 / 1.5, "WS M/-/H without L_H", "mpjpe"),
+]
+
+
+def check_table(ours: pd.DataFrame, formulation: str) -> pd.DataFrame:
+    """One line per check for one formulation. Rows without weak terms (FS, 2D-only) are the same training in both
+    formulations, so they are taken from whichever formulation has them."""
+    def value(row, metric):
+        sel = ours[ours["row_table1"] == row]
+        own = sel[sel["formulation"] == formulation]
+        pick = own if len(own) else (sel if row in ("FS H+M/H/-", "2d-only M/-/-") else own)
+        return float(pick[metric].mean()) if len(pick) else float("nan")
+
+    lines = []
+    for name, left, lm, factor, right, rm in CHECKS:
+        a, b = value(left, lm), value(right, rm)
+        status = "MISSING" if pd.isna(a) or pd.isna(b) else ("PASS" if a <= factor * b else "FAIL")
+        lines.append({"formulation": formulation, "check": name, "left": f"{left} {lm} = {a:.1f}",
+                      "right": f"{right} {rm} = {b:.1f}", "bound": f"{factor:.3g} x {b:.1f} = {factor * b:.1f}",
+                      "status": status})
+    return pd.DataFrame(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--profile", default="cpu")
+    p.add_argument("--results", default="results")
+    p.add_argument("--out", default="")
+    a = p.parse_args(argv)
+    ours = collect_results(a.results)
+    ours = ours[(ours["folder"] == "table1") & (ours["profile"] == a.profile)].copy()
+    ours["formulation"] = [formulation_of(config_from_dict(json.loads((Path(d) / "config.json").read_text())))
+                           for d in ours["run_dir"]]
+    df = pd.concat([check_table(ours, f) for f in ("paper", "ours")], ignore_index=True)
+    print(df.to_string(index=False))
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        from weakpose.tables import to_markdown
+        Path(a.out).write_text(f"# Table 1 acceptance checks (profile {a.profile}, synthetic twins)\n\n"
+                               f"From `python benchmarks/table1_acceptance.py --profile {a.profile} --out {a.out}`.\n\n"
+                               + to_markdown(df))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
