@@ -61,6 +61,10 @@ VARIANTS: dict[str, dict] = {
     "bones+sq": dict(root_depth="bones", distance="squared"),
     "bones+sq+b10": dict(root_depth="bones", distance="squared", beta=10.0),
     "bones+hinge+b10": dict(root_depth="bones", invalid="hinge", gamma=10.0, beta=10.0),
+    "bones+sq+hinge+b10": dict(root_depth="bones", distance="squared", invalid="hinge", gamma=10.0, beta=10.0),
+    "bones+sq+hinge+b10+chi": dict(root_depth="bones", distance="squared", invalid="hinge", gamma=10.0, beta=10.0,
+                                   chi=1.0),
+    "sq+hinge+b10": dict(distance="squared", invalid="hinge", gamma=10.0, beta=10.0),
 }
 QUICK_VARIANTS = ("literal", "bones+sq+b10")
 
@@ -161,7 +165,7 @@ def minimise(uv, z0, K, Rcam, mean_bone, B, C, p, known_R, steps: int, lr: float
         opt.step()
         sched.step()
         if s % max(1, steps // 10) == 0:
-            trace.append(round(float(o["total"]), 6))
+            trace.append(round(float(o["total"].detach()), 6))
     return z.detach(), trace
 
 
@@ -208,13 +212,17 @@ def run(args) -> dict:
                 p = variant_params(vname)
                 for start, z0 in (("zero", torch.zeros_like(z_gt)), ("gt", z_gt)):
                     for rmode in ("procrustes", "known"):
+                        with torch.no_grad():
+                            o0 = objective(uv, z0, K, data["R"], mb, B, C, p, rmode == "known")
+                        start_m = pose_metrics(o0["points"], o0["valid"], j3d)
                         z, trace = minimise(uv, z0, K, data["R"], mb, B, C, p, rmode == "known", args.steps, args.lr)
                         with torch.no_grad():
                             o = objective(uv, z, K, data["R"], mb, B, C, p, rmode == "known")
                         rec = {"variant": vname, "size": size, "noise_px": noise, "start": start, "R": rmode,
                                **pose_metrics(o["points"], o["valid"], j3d),
                                **{f"final_{k}": float(v) for k, v in o.items() if k not in ("points", "valid")},
-                               "trace": trace}
+                               "start_p_mpjpe": start_m["p_mpjpe"], "start_invalid": start_m["invalid"],
+                               "start_total": float(o0["total"]), "trace": trace}
                         runs.append(rec)
                         if args.verbose:
                             print(f"[{time.time() - t0:6.1f}s] {vname:16s} I={size:3d} n={noise} {start:4s} {rmode:10s} "
