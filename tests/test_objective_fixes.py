@@ -164,9 +164,12 @@ def test_hinge_penalty_hand_computed(rng):
     uv, zr, K = _invalid_case(rng)
     pts, z_root, valid, pen = G.reconstruct(uv, zr, K, invalid="hinge")
     assert valid.tolist() == [False, True]
-    # penalty = min_Z ||p_neck - p_pelvis||^2 - 1, reached at the returned Z for the invalid view
+    # penalty = (min_Z ||p_neck - p_pelvis||^2 - 1) + relu(1 - Z), the min reached at the returned Z
     s2 = ((pts[0, skeleton.NECK] - pts[0, skeleton.PELVIS]) ** 2).sum()
-    torch.testing.assert_close(pen[0], s2 - 1)
+    torch.testing.assert_close(pen[0], s2 - 1 + torch.relu(1 - z_root[0]))
+    # with a margin m the first part is relu(m - disc / aa) = s2 - 1 + m
+    pen_m = G.reconstruct(uv, zr, K, invalid="hinge", hinge_margin=0.25)[3]
+    torch.testing.assert_close(pen_m[0], pen[0] + 0.25)
     assert pen[0] > 0.5 and pen[1] == 0
     # brute force: no depth does better
     m = torch.cat([uv[0], torch.ones(17, 1, dtype=uv.dtype)], -1)

@@ -83,7 +83,7 @@ def project(points: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
 def reconstruct(uv: torch.Tensor, z_rel: torch.Tensor, K: torch.Tensor, root: int = skeleton.PELVIS,
                 neck: int = skeleton.NECK, eps: float = 1e-8, root_depth: str = "neck",
                 mean_bone: torch.Tensor | None = None, invalid: str = "mask", bone_rescale: bool = True,
-                bone_iters: int = 4):
+                bone_iters: int = 4, hinge_margin: float = 0.0):
     """Scale-normalised 3D pose from the 2.5D pose, eqs. 1-3, in closed form.
 
     With the viewing rays r_j = K^-1 [u_j, v_j, 1]^T scaled to unit depth (r_j,z = 1, so this holds for any
@@ -116,8 +116,12 @@ def reconstruct(uv: torch.Tensor, z_rel: torch.Tensor, K: torch.Tensor, root: in
             disc = 0, so the pose keeps a gradient), and a fourth output ``penalty`` (B,) = relu(-disc / (a.a))
             = relu(min_Z ||p_neck - p_root||^2 - 1) is returned: a dimensionless, differentiable measure of how far
             the view is from having a real root, which the loss adds (`losses.validity_penalty`) so that an invalid
-            view is pulled back to validity instead of being silenced for good. With root_depth="bones" there is
-            always a real root; the penalty is then relu(1 - Z) (a view not in front of the camera).
+            view is pulled back to validity instead of being silenced for good. ``hinge_margin`` m >= 0 makes it
+            relu(m - disc / (a.a)), which also pushes views sitting on the disc = 0 boundary (a torso parallel to
+            the image plane is exactly there) to its valid side. The penalty also holds relu(1 - Z): a person
+            closer to the camera than one neck-pelvis length (Z <= 0 is invalid) is pulled back in front of it
+            (measured on the ladder: without it the minimiser parked a view at Z ~ 0). With root_depth="bones"
+            there is always a real root; the penalty is then relu(1 - Z) alone.
     Returns (points, z_root, valid), or (points, z_root, valid, penalty) when invalid="hinge".
     """
     if root_depth not in ("neck", "bones"):
@@ -152,7 +156,7 @@ def reconstruct(uv: torch.Tensor, z_rel: torch.Tensor, K: torch.Tensor, root: in
     valid = ray_ok & aa_ok & disc_ok & (z_root > 0)
     points = (z_root[:, None, None] + zr[..., None]) * rays
     if invalid == "hinge":
-        penalty = torch.relu(-disc / aa_safe)
+        penalty = torch.relu(hinge_margin - disc / aa_safe) + torch.relu(1.0 - z_root)
         return points, z_root, valid, penalty
     return points, z_root, valid
 
