@@ -348,7 +348,9 @@ def markdown(res: dict, model_error: str) -> str:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default="results/ladder/objective.json")
+    ap.add_argument("--out", default=None,
+                    help="json path (markdown next to it); default results/ladder/objective.json, "
+                         "or results/ladder/objective_quick.json with --quick")
     ap.add_argument("--quick", action="store_true", help="8 groups, 150 steps, two variants (< 60 s)")
     ap.add_argument("--groups", type=int, default=48)
     ap.add_argument("--steps", type=int, default=1000)
@@ -365,6 +367,8 @@ def main(argv=None):
     ap.add_argument("--render", action="store_true",
                     help="only re-write the markdown (and acceptance) from an existing --out json")
     args = ap.parse_args(argv)
+    if args.out is None:
+        args.out = "results/ladder/objective_quick.json" if args.quick else "results/ladder/objective.json"
     if args.render:
         out = Path(args.out)
         res = json.loads(out.read_text())
