@@ -72,8 +72,11 @@ def heatmap_confidence(heatmaps: torch.Tensor, uv: torch.Tensor, stride: int = 4
 
 
 def reconstruct(uv: torch.Tensor, z_rel: torch.Tensor, K: torch.Tensor, root: int = skeleton.PELVIS,
-                neck: int = skeleton.NECK, eps: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Scale-normalised 3D pose from the 2.5D pose, eqs. 1-3, in closed form.
+                neck: int = skeleton.NECK, eps: float = 1e-8, root_depth: str = "neck",
+                mean_bone: torch.Tensor | None = None, invalid: str = "mask", bone_rescale: bool = True,
+                bone_iters: int = 4, hinge_margin: float = 0.0):
+    """Scale-normalised 3D pose from the 2.5D pose, eqs. 1-3, in closed form. Long because eq. 3 and its two
+    measured variants (root depth from all bones, invalid views kept with a penalty) share the ray algebra.
 
     With the viewing rays r_j = K^-1 [u_j, v_j, 1]^T scaled to unit depth (r_j,z = 1, so this holds for any
     invertible K, including K' = A K of rotated / scaled crops), p_j = (Z + z^r_j) r_j (eq. 2) with Z = z_root / s.
@@ -92,7 +95,33 @@ def reconstruct(uv: torch.Tensor, z_rel: torch.Tensor, K: torch.Tensor, root: in
         z_root: (B,) scale-normalised root depth Z.
         valid: (B,) bool; False where the discriminant was negative, the rays were degenerate (neck and root on
         one ray, or a ray parallel to the image plane), or Z <= 0. Outputs stay finite there.
+
+    Options beyond the paper (issue 12; the defaults are eq. 3 literally and give exactly the numbers above):
+        root_depth: "neck" (default) = eq. 3, Z from the neck-pelvis bone alone. "bones" = Z fitted to ALL 16
+            bones of eq. 11 with the scale-normalised means ``mean_bone`` (16,) (mu-hat^L, ordered as
+            `skeleton.BONES`): see `bone_root_depth`. Its sensitivity to 2D noise on one joint is ~1/16 of eq. 3's.
+            With ``bone_rescale`` (default True) the pose is then divided by its neck-pelvis length so that
+            ||p_neck - p_root|| = 1 (eq. 3) still holds and z_root is returned in those units; with False the
+            bone-fitted pose is returned as is (its scale is the one the mean bones give, ||p_neck - p_root|| ~ 1).
+        invalid: "mask" (default): as above. "hinge": a view with no real root of eq. 3 (disc < 0) is placed at the
+            depth that makes ||p_neck - p_root|| smallest, Z = -(a.b)/(a.a) (continuous with the valid branch at
+            disc = 0, so the pose keeps a gradient), and a fourth output ``penalty`` (B,) = relu(-disc / (a.a))
+            = relu(min_Z ||p_neck - p_root||^2 - 1) is returned: a dimensionless, differentiable measure of how far
+            the view is from having a real root, which the loss adds (`losses.validity_penalty`) so that an invalid
+            view is pulled back to validity instead of being silenced for good. ``hinge_margin`` m >= 0 makes it
+            relu(m - disc / (a.a)), which also pushes views sitting on the disc = 0 boundary (a torso parallel to
+            the image plane is exactly there) to its valid side. The penalty also holds relu(1 - Z): a person
+            closer to the camera than one neck-pelvis length (Z <= 0 is invalid) is pulled back in front of it
+            (measured on the ladder: without it the minimiser parked a view at Z ~ 0). With root_depth="bones"
+            there is always a real root; the penalty is then relu(1 - Z) alone.
+    Returns (points, z_root, valid), or (points, z_root, valid, penalty) when invalid="hinge".
     """
+    if root_depth not in ("neck", "bones"):
+        raise ValueError(f"root_depth must be 'neck' or 'bones', got {root_depth!r}")
+    if invalid not in ("mask", "hinge"):
+        raise ValueError(f"invalid must be 'mask' or 'hinge', got {invalid!r}")
+    if root_depth == "bones" and mean_bone is None:
+        raise ValueError("root_depth='bones' needs mean_bone, the (16,) scale-normalised mean bone lengths of eq. 11")
     ones = torch.ones_like(uv[..., :1])
     m = torch.cat([uv, ones], dim=-1)                                 # (B, J, 3)
     rays = torch.linalg.solve(K.unsqueeze(1), m.unsqueeze(-1)).squeeze(-1)  # K^-1 m, (B, J, 3)
@@ -110,10 +139,67 @@ def reconstruct(uv: torch.Tensor, z_rel: torch.Tensor, K: torch.Tensor, root: in
     aa_ok = aa > eps
     disc_ok = disc > 0
     aa_safe = torch.where(aa_ok, aa, torch.full_like(aa, 1.0))
+    if root_depth == "bones":
+        return _reconstruct_bones(rays, zr, ray_ok, mean_bone, root, neck, invalid, bone_rescale, bone_iters)
     disc_safe = torch.where(disc_ok, disc, torch.ones_like(disc))
     z_root = (-ab + torch.sqrt(disc_safe)) / aa_safe
+    if invalid == "hinge":
+        z_root = torch.where(disc_ok, z_root, -ab / aa_safe)
     valid = ray_ok & aa_ok & disc_ok & (z_root > 0)
     points = (z_root[:, None, None] + zr[..., None]) * rays
+    if invalid == "hinge":
+        penalty = torch.relu(hinge_margin - disc / aa_safe) + torch.relu(1.0 - z_root)
+        return points, z_root, valid, penalty
+    return points, z_root, valid
+
+
+def bone_root_depth(rays: torch.Tensor, zr: torch.Tensor, mean_bone: torch.Tensor, iters: int = 4,
+                    weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Root depth Z fitted to all bones of eq. 11 (issue 12's replacement for the single-bone eq. 3).
+
+    With unit-depth rays r_j and p_j = (Z + z^r_j) r_j (eq. 2), bone e = (j, j') is Z a_e + b_e with
+    a_e = r_j - r_j', b_e = z^r_j r_j - z^r_j' r_j'. We solve  min_Z sum_e w_e (||Z a_e + b_e|| - mu-hat_e)^2
+    (the eq. 11 residuals as a function of Z alone). Start: its linearisation for Z >> |b_e|,
+    ||Z a + b|| ~ Z |a| + a.b / |a|, which is linear least squares in Z:
+        Z_0 = sum_e w_e |a_e| (mu_e - a_e.b_e / |a_e|) / sum_e w_e |a_e|^2,
+    then ``iters`` Gauss-Newton steps (unrolled, so Z is differentiable in uv and z^r). Every bone contributes
+    in proportion to its 2D length |a_e|, so 1 px of noise on one joint moves Z by ~1/16 of what it does in eq. 3.
+
+    rays: (B, J, 3) unit-depth rays; zr: (B, J) root-relative scale-normalised depth; mean_bone: (16,)
+    scale-normalised means; weights: (B, 16) or None. Returns Z (B,) (scale-normalised root depth).
+    """
+    child = [c for c, _ in skeleton.BONES]
+    parent = [p for _, p in skeleton.BONES]
+    a = rays[:, child] - rays[:, parent]                                    # (B, 16, 3)
+    b = zr[:, child, None] * rays[:, child] - zr[:, parent, None] * rays[:, parent]
+    mu = mean_bone.to(rays)
+    w = torch.ones_like(a[..., 0]) if weights is None else weights.to(rays)
+    an = (a * a).sum(-1).clamp_min(1e-24).sqrt()                            # |a_e|
+    Z = (w * an * (mu - (a * b).sum(-1) / an)).sum(-1) / (w * an * an).sum(-1).clamp_min(1e-24)
+    for _ in range(iters):
+        v = Z[:, None, None] * a + b
+        ln = (v * v).sum(-1).clamp_min(1e-24).sqrt()
+        r = ln - mu
+        Jz = (a * v).sum(-1) / ln
+        Z = Z - (w * r * Jz).sum(-1) / (w * Jz * Jz).sum(-1).clamp_min(1e-24)
+    return Z
+
+
+def _reconstruct_bones(rays, zr, ray_ok, mean_bone, root, neck, invalid, rescale, iters):
+    """The root_depth="bones" branch of `reconstruct` (same outputs)."""
+    Z = bone_root_depth(rays, zr, mean_bone, iters)
+    points = (Z[:, None, None] + zr[..., None]) * rays
+    z_root = Z
+    if rescale:
+        s = (points[:, neck] - points[:, root]).norm(dim=-1)
+        s_ok = s > 1e-6
+        s_safe = torch.where(s_ok, s, torch.ones_like(s))
+        points = points / s_safe[:, None, None]
+        z_root = Z / s_safe
+        ray_ok = ray_ok & s_ok
+    valid = ray_ok & (z_root > 0) & torch.isfinite(z_root)   # the neck-pelvis rays matter only for the rescale
+    if invalid == "hinge":
+        return points, z_root, valid, torch.relu(1.0 - z_root)
     return points, z_root, valid
 
 

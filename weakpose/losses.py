@@ -116,8 +116,10 @@ def consistency_distance(points: torch.Tensor, conf: torch.Tensor, R: torch.Tens
     ``distance``: "euclidean" (default) is the unsquared per-joint distance ||.||_2, summed over joints (an L1
     penalty over joints, robust like the paper's choice, and invariant to a rigid motion of either view);
     "l1" is the literal per-coordinate |.|_1 of the 3-vector, which is NOT invariant when the target view is
-    rotated; "squared" (ours) is ||.||_2^2, smooth at 0 and gentle on small errors, so noisy views do not dominate. The paper only says "L1-norm"; we default to the variant that keeps L_MC a function of the
-    relative pose alone, and keep "l1" for ablations.
+    rotated. The paper only says "L1-norm"; we default to the variant that keeps L_MC a function of the
+    relative pose alone, and keep "l1" for ablations. "squared" (issue 12) is the squared per-joint distance
+    ||.||_2^2: smooth at a perfect match and, unlike the two robust norms, not dominated by the joints that are
+    already consistent, so the 2D-noise residual no longer pushes views to the invalid side of eq. 3.
 
     points: (B, C, J, 3); conf: (B, C, J) (detached inside); R: (B, P, 3, 3); t: (B, P, 3) from `pair_transforms`;
     view_mask: (B, C) bool or None. Returns a scalar.
@@ -175,3 +177,43 @@ def limb_length_loss(points: torch.Tensor, conf: torch.Tensor, mean_bone: torch.
         return per_pose.mean()
     m = mask.to(per_pose.dtype)
     return (per_pose * m).sum() / m.sum().clamp_min(1.0)
+
+
+def validity_penalty(penalty: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean of the per-view eq. 3 validity hinge returned by ``geometry.reconstruct(..., invalid="hinge")``
+    (relu(min_Z ||p_neck - p_root||^2 - 1), 0 for a view with a real root), over the views in ``mask``.
+
+    Issue 12: eq. 3 views without a real root are masked out of L_MC and L_B and so get no gradient; adding
+    gamma * this term pulls them back. penalty: (N,) or (B, C); mask: same shape bool (e.g. view_mask) or None.
+    """
+    p = penalty.reshape(-1)
+    if mask is None:
+        return p.mean()
+    m = mask.reshape(-1).to(p.dtype)
+    return (p * m).sum() / m.sum().clamp_min(1.0)
+
+
+def chirality(points: torch.Tensor) -> torch.Tensor:
+    """Handedness of a pose: cos-normalised triple product det[l_hip - r_hip, neck - pelvis, nose - neck] in
+    [-1, 1]. Positive for a real (non-mirrored) body: left to the body's left, up, nose forward (97 % of the
+    synthetic H-twin poses; a depth-mirrored view of a body has the opposite sign). points: (..., J, 3) -> (...,).
+    """
+    lr = points[..., skeleton.JOINTS_LEFT[0], :] - points[..., skeleton.JOINTS_RIGHT[0], :]     # l_hip - r_hip
+    up = points[..., skeleton.NECK, :] - points[..., skeleton.PELVIS, :]
+    fw = points[..., skeleton.NECK + 1, :] - points[..., skeleton.NECK, :]                    # neck_nose - thorax
+    tp = (torch.linalg.cross(lr, up) * fw).sum(-1)
+    return tp / (lr.norm(dim=-1) * up.norm(dim=-1) * fw.norm(dim=-1)).clamp_min(1e-12)
+
+
+def chirality_loss(points: torch.Tensor, mask: torch.Tensor | None = None, margin: float = 0.0) -> torch.Tensor:
+    """Issue 12, not in the paper: a hinge relu(margin - chirality(p)) averaged over the poses in ``mask``.
+
+    Under a Procrustes-fitted R (eq. 10) the depth-mirrored group of views is (up to perspective) exactly as
+    consistent as the true one, because two depth mirrors differ by a proper rotation; eq. 8 cannot tell them
+    apart. This anatomical prior can. points: (N, J, 3); mask: (N,) bool or None. Returns a scalar.
+    """
+    h = torch.relu(margin - chirality(points))
+    if mask is None:
+        return h.mean()
+    m = mask.to(h.dtype)
+    return (h * m).sum() / m.sum().clamp_min(1.0)
