@@ -13,7 +13,7 @@ built from the project's own functions (`geometry.reconstruct` = eqs. 1-3, `loss
 `losses.consistency_distance`, `losses.limb_length_loss`). All confidences phi = 1.
 
 Input sizes: the stored crop (192 px, crop_margin 1.5, i.e. a 128 px nominal box) maps to an input of I px by the
-evaluation affine A = `augment.identity_affines` (K' = A K, uv' = A uv), exactly as `evaluate.predict` does.
+evaluation affine A = `camera.identity_affines` (K' = A K, uv' = A uv), exactly as `evaluate.infer` does.
 
 Reported per (variant, input size, 2D noise, start, R): P-MPJPE (mm, `metrics.p_mpjpe` of the scale-normalised
 prediction against the camera-frame ground truth; all views, and valid views only), the mirrored fraction, the
@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from weakpose import geometry, losses, metrics, skeleton
-from weakpose.augment import identity_affines, transform_points
+from weakpose.camera import identity_affines, project, transform_points
 from weakpose.data.loaders import open_dataset
 
 DEFAULT = dict(root_depth="neck", bone_rescale=True, invalid="mask", gamma=0.0, distance="euclidean",
@@ -87,7 +87,7 @@ def load_groups(n_groups: int, seed: int, views: int = 4) -> dict:
     R = torch.from_numpy(np.asarray(ds.R[flat], np.float64))
     if not bool(np.asarray(ds.has_extrinsics[flat]).all()):
         raise RuntimeError("the H twin should have extrinsics for every view")
-    uv_proj = geometry.project(j3d, K)                        # exact 2D: the projection of the 3D ground truth
+    uv_proj = project(j3d, K)                        # exact 2D: the projection of the 3D ground truth
     B, C = rows.shape
     return dict(rows=rows, j3d=j3d, K=K, uv=uv_proj, R=R.reshape(B, C, 3, 3), B=B, C=C,
                 stored=ds.crop_size, margin=float(ds.meta["crop_margin"]),

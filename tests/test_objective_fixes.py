@@ -9,6 +9,7 @@ from helpers import random_pose, random_rotation, random_scene
 from weakpose import geometry as G
 from weakpose import losses as L
 from weakpose import skeleton
+from weakpose.camera import project
 
 
 def _scale(P):
@@ -37,7 +38,7 @@ def _one_body_scene(rng, n):
 # ---------------------------------------------------------------- defaults unchanged
 def test_defaults_are_bitwise_the_literal_eq3(rng):
     P, K = random_scene(rng, 16)
-    uv = G.project(P, K) + torch.tensor(rng.normal(size=(16, 17, 2)))
+    uv = project(P, K) + torch.tensor(rng.normal(size=(16, 17, 2)))
     zr = _z_rel(P) + 0.3 * torch.tensor(rng.normal(size=(16, 17)))
     a = G.reconstruct(uv, zr, K)
     b = G.reconstruct(uv, zr, K, root_depth="neck", invalid="mask", mean_bone=None)
@@ -54,7 +55,7 @@ def test_defaults_are_bitwise_the_literal_eq3(rng):
 
 def test_bad_switch_values_raise(rng):
     P, K = random_scene(rng, 2)
-    uv, zr = G.project(P, K), _z_rel(P)
+    uv, zr = project(P, K), _z_rel(P)
     with pytest.raises(ValueError):
         G.reconstruct(uv, zr, K, root_depth="head")
     with pytest.raises(ValueError):
@@ -73,7 +74,7 @@ def test_bones_root_depth_round_trip(rng, rescale):
     """Exact 2D, exact z_rel, bones equal to the means: "bones" and "neck" both give the ground truth."""
     P, K = _one_body_scene(rng, 32)
     mu = _mean_bone_of(P)[0]
-    uv, zr = G.project(P, K), _z_rel(P)
+    uv, zr = project(P, K), _z_rel(P)
     s = _scale(P)
     for kw in (dict(), dict(root_depth="bones", mean_bone=mu, bone_rescale=rescale)):
         Phat, z_root, valid = G.reconstruct(uv, zr, K, **kw)
@@ -103,7 +104,7 @@ def test_bones_root_depth_less_sensitive_to_neck_noise(rng):
     """1 px on the neck moves eq. 3's Z by several percent; the all-bones fit moves it much less."""
     P, K = _one_body_scene(rng, 64)
     mu = _mean_bone_of(P)[0]
-    uv, zr = G.project(P, K), _z_rel(P)
+    uv, zr = project(P, K), _z_rel(P)
     d = torch.tensor(rng.normal(size=(64, 2)))
     noisy = uv.clone()
     noisy[:, skeleton.NECK] += d / d.norm(dim=-1, keepdim=True)          # exactly 1 px
@@ -120,7 +121,7 @@ def test_bones_root_depth_less_sensitive_to_neck_noise(rng):
 def test_bones_rescale_keeps_unit_neck_pelvis(rng):
     P, K = random_scene(rng, 8)
     mu = _mean_bone_of(P)[0] * 1.1                             # means that disagree with the body
-    uv = G.project(P, K) + torch.tensor(rng.normal(size=(8, 17, 2)))
+    uv = project(P, K) + torch.tensor(rng.normal(size=(8, 17, 2)))
     Phat, z_root, valid = G.reconstruct(uv, _z_rel(P), K, root_depth="bones", mean_bone=mu)
     torch.testing.assert_close((Phat[:, skeleton.NECK] - Phat[:, skeleton.PELVIS]).norm(dim=-1),
                                torch.ones(8, dtype=torch.float64))
@@ -130,7 +131,7 @@ def test_bones_rescale_keeps_unit_neck_pelvis(rng):
 def test_bones_gradcheck(rng):
     P, K = _one_body_scene(rng, 3)
     mu = _mean_bone_of(P)[0]
-    uv = (G.project(P, K) + torch.tensor(rng.normal(size=(3, 17, 2)))).requires_grad_()
+    uv = (project(P, K) + torch.tensor(rng.normal(size=(3, 17, 2)))).requires_grad_()
     zr = (_z_rel(P) + 0.1 * torch.tensor(rng.normal(size=(3, 17)))).requires_grad_()
     assert torch.autograd.gradcheck(lambda a, b: G.reconstruct(a, b, K, root_depth="bones", mean_bone=mu)[0], (uv, zr))
 
@@ -139,7 +140,7 @@ def test_bones_solve_is_the_least_squares_minimum(rng):
     """With noisy inputs the returned Z is a stationary point of sum_e (||Z a_e + b_e|| - mu_e)^2."""
     P, K = random_scene(rng, 16)
     mu = _mean_bone_of(P)[0]
-    uv = G.project(P, K) + 2 * torch.tensor(rng.normal(size=(16, 17, 2)))
+    uv = project(P, K) + 2 * torch.tensor(rng.normal(size=(16, 17, 2)))
     zr = _z_rel(P) + 0.2 * torch.tensor(rng.normal(size=(16, 17)))
     m = torch.cat([uv, torch.ones_like(uv[..., :1])], -1)
     rays = torch.linalg.solve(K.unsqueeze(1), m.unsqueeze(-1)).squeeze(-1)
@@ -155,7 +156,7 @@ def test_bones_solve_is_the_least_squares_minimum(rng):
 # ---------------------------------------------------------------- invalid="hinge"
 def _invalid_case(rng):
     P, K = random_scene(rng, 2)
-    uv, zr = G.project(P, K), _z_rel(P)
+    uv, zr = project(P, K), _z_rel(P)
     zr[0, skeleton.NECK] = 3.0                               # neck 3 torso lengths behind the pelvis: no real root
     return uv, zr, K
 
