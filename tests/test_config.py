@@ -33,17 +33,27 @@ def test_config_round_trips_through_json():
 
 
 @pytest.mark.parametrize("row, terms", [
-    (dict(sup3d="H", mv=""), {"heatmap": True, "depth": True, "mc": False, "limb": False}),
-    (dict(mv="H"), {"heatmap": True, "depth": False, "mc": True, "limb": True}),
-    (dict(mv="H", use_heatmap_loss=False), {"heatmap": False, "depth": False, "mc": True, "limb": True}),
-    (dict(sup2d="M", mv=""), {"heatmap": True, "depth": False, "mc": False, "limb": False}),
+    (dict(sup3d="H", mv=""), {"heatmap": True, "depth": True, "mc": False, "limb": False, "validity": False}),
+    (dict(mv="H"), {"heatmap": True, "depth": False, "mc": True, "limb": True, "validity": False}),
+    (dict(mv="H", use_heatmap_loss=False), {"heatmap": False, "depth": False, "mc": True, "limb": True, "validity": False}),
+    (dict(sup2d="M", mv=""), {"heatmap": True, "depth": False, "mc": False, "limb": False, "validity": False}),
 ])
 def test_loss_terms_by_stage(row, terms):
     cfg = C.make_config("smoke", **row)
     assert cfg.loss_terms("main") == terms
-    assert cfg.loss_terms("pretrain") == {"heatmap": True, "depth": False, "mc": False, "limb": False}
+    assert cfg.loss_terms("pretrain") == {"heatmap": True, "depth": False, "mc": False, "limb": False,
+                                          "validity": False}
     with pytest.raises(ValueError, match="stage"):
         cfg.loss_terms("warmup")
+
+
+def test_validity_term_needs_the_hinge():
+    cfg = C.make_config("smoke", mv="H", invalid_views="hinge", validity_weight=100.0)
+    assert cfg.loss_terms()["validity"] and not C.make_config("smoke", mv="H", invalid_views="hinge").loss_terms()["validity"]
+    with pytest.raises(ValueError, match="validity_weight needs"):
+        C.make_config("smoke", mv="H", validity_weight=1.0)
+    with pytest.raises(ValueError, match="invalid_views"):
+        C.make_config("smoke", mv="H", invalid_views="drop")
 
 
 def test_make_run_config_flat_parameters():

@@ -85,3 +85,21 @@ def test_oracle_2d_in_the_3d_path(data_root, tmp_path):
     main_rows = hist[hist["stage"] == "main"]
     assert len(main_rows) == 3 and np.isfinite(main_rows[["mc", "limb"]].to_numpy()).all()
     assert (main_rows["limb"] > 0).all()   # the oracle 3D path is on and valid
+
+
+def test_hinge_keeps_invalid_views_in_the_loss_with_a_gradient_back(data_root, tmp_path):
+    torch.manual_seed(0)
+    net = PoseNet("resnet18", head_channels=16, feature_stride=16, invalid_views="hinge", hinge_margin=0.01)
+    torch.nn.init.normal_(net.depth.weight, std=5.0)       # a wild depth head: eq. 3 has no real root for some views
+    x = torch.rand(6, 3, 64, 64) * 255
+    K = torch.tensor([[[150.0, 0, 31.5], [0, 150.0, 31.5], [0, 0, 1]]]).repeat(6, 1, 1)
+    out = net(x, K)
+    bad = ~out["valid"]
+    assert bad.any() and (out["validity"][bad] > 0).all() and torch.isfinite(out["points"]).all()
+    losses.validity_penalty(out["validity"]).backward()
+    assert net.depth.weight.grad.abs().sum() > 0             # the penalty reaches the depth maps
+    cfg = make_config("smoke", data_root=data_root, sup2d="M", mv="H", invalid_views="hinge", validity_weight=100.0,
+                      hinge_margin=0.01, iterations=3, pretrain_iterations=1)
+    Run(cfg, tmp_path / "hinge", device=torch.device("cpu"), verbose=False).fit()
+    hist = pd.read_csv(tmp_path / "hinge" / "history.csv")
+    assert "validity" in hist and np.isfinite(hist["validity"]).all()

@@ -63,6 +63,10 @@ class TrainConfig:
     alpha: float = 10.0           # weight of L_MC (eq. 7)
     beta: float = 100.0           # weight of L_B (eq. 7)
     mc_distance: str = "euclidean"  # the per-joint distance of L_MC (eq. 8): "euclidean" | "l1" | "squared" (ours)
+    invalid_views: str = "mask"   # eq. 3 without a real root: "mask" (the paper: out of L_MC, L_B, no gradient) |
+                                  # "hinge" (ours: kept, with a validity penalty that pulls them back)
+    validity_weight: float = 0.0  # gamma of the validity penalty (with invalid_views="hinge"; the ladder used 100)
+    hinge_margin: float = 0.0     # margin of that penalty (the ladder used 0.01)
     aug_scale: float = 0.2        # +-20 %
     aug_rotation: float = 30.0    # +-30 deg
     # --- runtime ---
@@ -88,6 +92,10 @@ class TrainConfig:
             raise ValueError(f"sup3d must be 'H' or '', got {self.sup3d!r}")
         if self.source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
+        if self.invalid_views not in ("mask", "hinge"):
+            raise ValueError(f"invalid_views must be 'mask' or 'hinge', got {self.invalid_views!r}")
+        if self.validity_weight and self.invalid_views != "hinge":
+            raise ValueError("validity_weight needs invalid_views='hinge' (masked views have no penalty to weigh)")
         if self.oracle_2d_3d and not set(self.mv_keys) <= {"H", "I"}:
             raise ValueError(f"oracle_2d_3d needs ground-truth 2D on every multi-view source (H, I), got mv={self.mv!r}")
         if self.known_R and not self.mv:
@@ -114,11 +122,11 @@ class TrainConfig:
         """The loss terms switched on in ``stage``: "pretrain" (Appendix A: L_H on the 2D-labelled images only) or
         "main" (what the mode decides). The one place where terms are switched; the trainer asks nothing else."""
         if stage == "pretrain":
-            return {"heatmap": True, "depth": False, "mc": False, "limb": False}
+            return {"heatmap": True, "depth": False, "mc": False, "limb": False, "validity": False}
         if stage != "main":
             raise ValueError(f"stage must be 'pretrain' or 'main', got {stage!r}")
         return {"heatmap": self.use_heatmap_loss, "depth": bool(self.sup3d),
-                "mc": bool(self.mv), "limb": bool(self.mv)}
+                "mc": bool(self.mv), "limb": bool(self.mv), "validity": bool(self.mv) and self.validity_weight > 0}
 
     @property
     def mv_keys(self) -> tuple[str, ...]:
@@ -142,7 +150,8 @@ class TrainConfig:
 
 # Fields added after the first results were committed: left out of the run id while they hold their default, so a
 # new switch never renames the runs that do not use it (their results/ folders stay where they are).
-LATER_FIELDS: tuple[str, ...] = ("init_2d", "detach_2d_3d", "mc_distance", "oracle_2d_3d")
+LATER_FIELDS: tuple[str, ...] = ("init_2d", "detach_2d_3d", "mc_distance", "oracle_2d_3d", "invalid_views",
+                                 "validity_weight", "hinge_margin")
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 
@@ -181,7 +190,8 @@ FORMULATIONS: dict[str, dict] = {
 # Fields a shared 2D model does not depend on: reset to their defaults, so that every row with the same 2D data
 # and profile shares one (`shared_2d_config`).
 _ROW_FIELDS = ("sup3d", "sup3d_subjects", "mv", "known_R", "use_heatmap_loss", "pseudo_labels", "pseudo_tau", "psi",
-               "alpha", "beta", "mc_distance", "detach_2d_3d", "oracle_2d_3d", "eval_on", "init_2d")
+               "alpha", "beta", "mc_distance", "detach_2d_3d", "oracle_2d_3d", "eval_on", "init_2d",
+               "invalid_views", "validity_weight", "hinge_margin")
 
 
 def make_config(profile: str = "small", **overrides) -> TrainConfig:

@@ -41,10 +41,10 @@ class PoseNet(nn.Module):
 
     def __init__(self, backbone: str = "hrnet_w32", num_joints: int = skeleton.J, stride: int = 4,
                  temperature: float = 50.0, head_channels: int = 0, feature_stride: int = 0,
-                 detach_2d_3d: bool = False):
+                 detach_2d_3d: bool = False, invalid_views: str = "mask", hinge_margin: float = 0.0):
         super().__init__()
         self.num_joints, self.stride, self.temperature = num_joints, stride, temperature
-        self.detach_2d_3d = detach_2d_3d
+        self.detach_2d_3d, self.invalid_views, self.hinge_margin = detach_2d_3d, invalid_views, hinge_margin
         feature_stride = feature_stride or stride
         if feature_stride % stride:
             raise ValueError(f"feature_stride {feature_stride} must be a multiple of stride {stride}")
@@ -104,14 +104,19 @@ class PoseNet(nn.Module):
             # detached, i.e. uv and the eq. 5 softmax weights, so the weak losses train the depth maps only.
             uv3, z3 = (uv.detach(), geometry.relative_depth(probs.detach(), depth_maps)) if self.detach_2d_3d \
                 else (uv, out["z_rel"])
-            out["points"], out["z_root"], out["valid"] = geometry.reconstruct(uv3, z3, K.float())
+            if self.invalid_views == "hinge":  # ours: invalid views stay in the loss with a validity penalty
+                out["points"], out["z_root"], out["valid"], out["validity"] = geometry.reconstruct(
+                    uv3, z3, K.float(), invalid="hinge", hinge_margin=self.hinge_margin)
+            else:
+                out["points"], out["z_root"], out["valid"] = geometry.reconstruct(uv3, z3, K.float())
         return out
 
     @classmethod
     def from_config(cls, cfg) -> "PoseNet":
         """The architecture a `TrainConfig` describes (every PoseNet argument that is a config field)."""
         return cls(cfg.backbone, stride=cfg.stride, temperature=cfg.temperature, head_channels=cfg.head_channels,
-                   feature_stride=cfg.feature_stride, detach_2d_3d=cfg.detach_2d_3d)
+                   feature_stride=cfg.feature_stride, detach_2d_3d=cfg.detach_2d_3d,
+                   invalid_views=cfg.invalid_views, hinge_margin=cfg.hinge_margin)
 
 
 def load_checkpoint(path, device="cpu"):

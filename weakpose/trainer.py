@@ -239,22 +239,29 @@ class Run:
             t["depth"] = losses.depth_loss(out["z_rel"][:n2], zt, w3)
         if on["mc"] or on["limb"]:  # the multi-view batch exists exactly when these are on (see `fit`)
             B = bm["image"].shape[0]
-            pts, valid = out["points"][n2:], out["valid"][n2:]
+            pts, valid, penalty = out["points"][n2:], out["valid"][n2:], out.get("validity")
+            penalty = penalty[n2:] if penalty is not None else None
             if cfg.oracle_2d_3d:  # diagnostic: the ground-truth 2D in the 3D path, so only depth is learned there
                 gt_in = transform_points(A[n2:], bm["joints2d"].flatten(0, 1).double()).float()
                 z = geometry.relative_depth(out["probs"][n2:].detach(), out["depth_maps"][n2:]) \
                     if cfg.detach_2d_3d else out["z_rel"][n2:]
-                pts, _, valid = geometry.reconstruct(gt_in, z, K_in[n2:])
+                rec = geometry.reconstruct(gt_in, z, K_in[n2:], invalid=cfg.invalid_views, hinge_margin=cfg.hinge_margin)
+                pts, valid, penalty = rec[0], rec[2], (rec[3] if cfg.invalid_views == "hinge" else None)
             pts = pts.reshape(B, C, 17, 3)
             conf = out["conf"][n2:].reshape(B, C, 17)
-            mask = bm["view_mask"] & valid.reshape(B, C)
+            # masked (the paper): invalid views leave L_MC / L_B; hinge (ours): they stay, placed at the closest
+            # approach of eq. 3, and the validity penalty pulls them back
+            mask = bm["view_mask"] & (valid.reshape(B, C) if cfg.invalid_views == "mask" else True)
+            if on["validity"]:
+                t["validity"] = losses.validity_penalty(penalty.reshape(B, C), bm["view_mask"])
             if on["mc"]:
                 t["mc"] = losses.multiview_consistency(
                     pts, conf, mask, rotations=bm["R"] if cfg.known_R else None,
                     known=bm["has_extrinsics"].all(-1) if cfg.known_R else None, distance=cfg.mc_distance)
             if on["limb"]:
                 t["limb"] = losses.limb_length_loss(pts.flatten(0, 1), conf.flatten(0, 1), self.bone_norm, mask.flatten())
-        t["total"] = t["heatmap"] + cfg.psi * t["depth"] + cfg.alpha * t["mc"] + cfg.beta * t["limb"]
+        t["total"] = t["heatmap"] + cfg.psi * t["depth"] + cfg.alpha * t["mc"] + cfg.beta * t["limb"] \
+            + cfg.validity_weight * t["validity"]
         return t
 
     def _mv_2d_labels(self, bm: dict) -> tuple[torch.Tensor, torch.Tensor]:
