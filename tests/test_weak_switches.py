@@ -103,3 +103,21 @@ def test_hinge_keeps_invalid_views_in_the_loss_with_a_gradient_back(data_root, t
     Run(cfg, tmp_path / "hinge", device=torch.device("cpu"), verbose=False).fit()
     hist = pd.read_csv(tmp_path / "hinge" / "history.csv")
     assert "validity" in hist and np.isfinite(hist["validity"]).all()
+
+
+@pytest.mark.parametrize("scale", [0.0, 0.25])
+def test_depth_grad_scale_scales_what_reaches_the_shared_features(scale):
+    x = torch.rand(2, 3, 64, 64) * 255
+    grads = {}
+    for s in (1.0, scale):
+        torch.manual_seed(0)
+        net = PoseNet("resnet18", head_channels=16, feature_stride=16, depth_grad_scale=s)
+        torch.nn.init.normal_(net.depth.weight, std=1e-2)
+        out = net(x)
+        out["depth_maps"].square().sum().backward()   # the depth maps alone: no heatmap path
+        g = net.shared[1].weight.grad
+        grads[s] = (torch.zeros_like(net.shared[1].weight) if g is None else g.clone(), net.depth.weight.grad.clone(),
+                    out["z_rel"].detach())
+    torch.testing.assert_close(grads[scale][2], grads[1.0][2])                # same forward
+    torch.testing.assert_close(grads[scale][1], grads[1.0][1])                # the depth layer learns as before
+    torch.testing.assert_close(grads[scale][0], scale * grads[1.0][0], atol=1e-6, rtol=1e-4)  # the rest scaled

@@ -67,6 +67,7 @@ class TrainConfig:
                                   # "hinge" (ours: kept, with a validity penalty that pulls them back)
     validity_weight: float = 0.0  # gamma of the validity penalty (with invalid_views="hinge"; the ladder used 100)
     hinge_margin: float = 0.0     # margin of that penalty (the ladder used 0.01)
+    depth_grad_scale: float = 1.0  # ours: scale of the depth maps' gradient into the shared features (0 = none)
     aug_scale: float = 0.2        # +-20 %
     aug_rotation: float = 30.0    # +-30 deg
     # --- runtime ---
@@ -151,7 +152,7 @@ class TrainConfig:
 # Fields added after the first results were committed: left out of the run id while they hold their default, so a
 # new switch never renames the runs that do not use it (their results/ folders stay where they are).
 LATER_FIELDS: tuple[str, ...] = ("init_2d", "detach_2d_3d", "mc_distance", "oracle_2d_3d", "invalid_views",
-                                 "validity_weight", "hinge_margin")
+                                 "validity_weight", "hinge_margin", "depth_grad_scale")
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 
@@ -192,7 +193,7 @@ FORMULATIONS: dict[str, dict] = {
 # and profile shares one (`shared_2d_config`).
 _ROW_FIELDS = ("sup3d", "sup3d_subjects", "mv", "known_R", "use_heatmap_loss", "pseudo_labels", "pseudo_tau", "psi",
                "alpha", "beta", "mc_distance", "detach_2d_3d", "oracle_2d_3d", "eval_on", "init_2d",
-               "invalid_views", "validity_weight", "hinge_margin")
+               "invalid_views", "validity_weight", "hinge_margin", "depth_grad_scale")
 
 
 def make_config(profile: str = "small", **overrides) -> TrainConfig:

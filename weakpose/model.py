@@ -41,10 +41,12 @@ class PoseNet(nn.Module):
 
     def __init__(self, backbone: str = "hrnet_w32", num_joints: int = skeleton.J, stride: int = 4,
                  temperature: float = 50.0, head_channels: int = 0, feature_stride: int = 0,
-                 detach_2d_3d: bool = False, invalid_views: str = "mask", hinge_margin: float = 0.0):
+                 detach_2d_3d: bool = False, invalid_views: str = "mask", hinge_margin: float = 0.0,
+                 depth_grad_scale: float = 1.0):
         super().__init__()
         self.num_joints, self.stride, self.temperature = num_joints, stride, temperature
         self.detach_2d_3d, self.invalid_views, self.hinge_margin = detach_2d_3d, invalid_views, hinge_margin
+        self.depth_grad_scale = depth_grad_scale
         feature_stride = feature_stride or stride
         if feature_stride % stride:
             raise ValueError(f"feature_stride {feature_stride} must be a multiple of stride {stride}")
@@ -92,7 +94,10 @@ class PoseNet(nn.Module):
         feats = self.backbone(self.normalise(images))[0]
         feats = self.shared(feats)
         heatmaps = self.heat(feats).float()
-        depth_maps = self.depth(feats).float()
+        # ``depth_grad_scale`` (ours, 1 = the paper): the gradient of everything the depth maps feed (L_z, L_MC, L_B)
+        # reaches the shared features scaled by it; 0 trains the latent-depth layer alone on frozen 2D features
+        depth_maps = self.depth(feats if self.depth_grad_scale == 1.0 else
+                                _scale_grad(feats, self.depth_grad_scale)).float()
         uv, probs = geometry.soft_argmax(heatmaps, self.stride, self.temperature)
         out = {
             "heatmaps": heatmaps, "probs": probs, "depth_maps": depth_maps, "uv": uv,
@@ -116,7 +121,13 @@ class PoseNet(nn.Module):
         """The architecture a `TrainConfig` describes (every PoseNet argument that is a config field)."""
         return cls(cfg.backbone, stride=cfg.stride, temperature=cfg.temperature, head_channels=cfg.head_channels,
                    feature_stride=cfg.feature_stride, detach_2d_3d=cfg.detach_2d_3d,
-                   invalid_views=cfg.invalid_views, hinge_margin=cfg.hinge_margin)
+                   invalid_views=cfg.invalid_views, hinge_margin=cfg.hinge_margin,
+                   depth_grad_scale=cfg.depth_grad_scale)
+
+
+def _scale_grad(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """x in the forward pass; its gradient multiplied by ``scale`` in the backward pass."""
+    return x.detach() if scale == 0.0 else x * scale + x.detach() * (1.0 - scale)
 
 
 def load_checkpoint(path, device="cpu"):
