@@ -394,9 +394,9 @@ def _seed_everything(seed: int) -> None:
 
 
 def train(cfg: TrainConfig, out_dir: str | os.PathLike, device: torch.device | None = None, verbose: bool = True,
-          restart_if_unreadable: bool = False) -> dict:
+          restart_if_unreadable: bool = False, shared_root: str | os.PathLike | None = None) -> dict:
     """Train (or resume) one configuration into ``out_dir`` and evaluate it; returns the metrics summary."""
-    return Run(cfg, out_dir, device, verbose).fit(restart_if_unreadable=restart_if_unreadable)
+    return Run(cfg, out_dir, device, verbose, shared_root).fit(restart_if_unreadable=restart_if_unreadable)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -416,6 +416,8 @@ def main(argv: list[str] | None = None) -> None:
                    "train exactly that configuration again (--profile is then ignored; --set still applies)")
     p.add_argument("--out", required=True, help="run folder: receives the outputs listed below")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides, e.g. mv=H+I+Q")
+    p.add_argument("--shared-root", default=None, help="folder of shared 2D models (init_2d=shared; default "
+                   "<out>/../../shared2d): e.g. results/shared2d to retrain a committed cpu row from its shared model")
     p.add_argument("--restart-if-unreadable", action="store_true",
                    help="if checkpoints exist but none can be read, start again from step 0 instead of stopping")
     a = p.parse_args(argv)
@@ -428,7 +430,7 @@ def main(argv: list[str] | None = None) -> None:
     except (ValueError, TypeError, OSError) as e:
         raise SystemExit(f"weakpose.trainer: {e}") from None
     try:
-        metrics = train(cfg, a.out, restart_if_unreadable=a.restart_if_unreadable)
+        metrics = train(cfg, a.out, restart_if_unreadable=a.restart_if_unreadable, shared_root=a.shared_root)
     except checkpoints.NoReadableCheckpoint as e:
         raise SystemExit(f"[weakpose] {e}") from None
     print(json.dumps(metrics, indent=1))
