@@ -229,7 +229,8 @@ def side_by_side(n: int, ours: pd.DataFrame | None = None) -> pd.DataFrame:
     (paper)", "<metric> (ours (<source>, <profile>))", ...; one line per row (Table 1's extra rows included)."""
     num = published(n)
     own = num[num["row"] != ""]
-    labels = sorted(set(ours["label"])) if ours is not None and not ours.empty else []
+    labels = sorted(set(ours.loc[ours[f"row_table{n}"] != "", "label"])) \
+        if ours is not None and not ours.empty else []  # labels with at least one row of this table
     lines = []
     for _, p in own.iterrows():
         gt = bool(p.get("gtroot", False))
