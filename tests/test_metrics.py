@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import torch
 
 from helpers import random_pose, random_rotation
 from weakpose import metrics as M

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from weakpose.config import make_config
-from weakpose.trainer import LOSS_NAMES, Run, train
+from weakpose.trainer import LOSS_NAMES, Run
 
 MODES = {
     "fs": dict(sup2d="H+M", sup3d="H", mv=""),
