@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from weakpose.config import config_from_dict, formulation_of
-from weakpose.tables import collect_results, label_of  # noqa: F401  (label_of documents the labels used)
+from weakpose.tables import collect_results
 
 CHECKS = [
     # (name, left row, metric, op, factor, right row, right metric)

@@ -43,6 +43,7 @@ import torch
 from matplotlib.patches import Rectangle
 
 from weakpose import camera, skeleton, viz
+from weakpose.data.real.prepare import read_image
 from weakpose.evaluate import forward
 from weakpose.model import load_checkpoint
 from weakpose.tracklet_inputs import Frame, load_intrinsics
@@ -57,15 +58,7 @@ def read_images(images=(), video: str | os.PathLike | None = None, every: int = 
     Raises FileNotFoundError for a missing file and ValueError for one cv2 cannot read."""
     import cv2
 
-    out = []
-    for p in images:
-        path = Path(p)
-        if not path.is_file():
-            raise FileNotFoundError(f"image file {path} not found")
-        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if img is None:
-            raise ValueError(f"image file {path}: not an image cv2 can read")
-        out.append({"name": str(p), "path": path, "frame": None, "image": cv2.cvtColor(img, cv2.COLOR_BGR2RGB)})
+    out = [{"name": str(p), "path": Path(p), "frame": None, "image": read_image(p)} for p in images]
     if video is not None:
         if every < 1:
             raise ValueError(f"--every must be >= 1, got {every}")

@@ -84,8 +84,9 @@ def label_of(cfg: TrainConfig) -> str:
 def match_rows(cfg: TrainConfig) -> dict[str, str]:
     """{table: row name} of every table row whose configuration is exactly ``cfg`` (same profile, source, seed and
     formulation)."""
+    form = formulation_of(cfg)
     run = dict(source=cfg.source, data_root=cfg.data_root, device=cfg.device, seed=cfg.seed,
-               formulation=formulation_of(cfg) if formulation_of(cfg) != "custom" else "paper")
+               formulation=form if form != "custom" else "paper")
     out = {}
     for table, rows in ROWS.items():
         for name, row in rows.items():

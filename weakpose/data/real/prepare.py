@@ -54,7 +54,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"image {path} not found")
+        raise FileNotFoundError(f"image file {path} not found")
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
         raise ValueError(f"image {path} is unreadable: expected a decodable image file (JPEG/PNG)")
