@@ -118,14 +118,13 @@ class Run:
     def _init_from_2d(self, path: str | os.PathLike) -> None:
         """Start from a shared 2D model (the paper pre-trains the 2D network once, before the weak losses): its
         weights, with the latent-depth layer reset to zero as after this run's own pre-training (Appendix A)."""
-        from weakpose.model import load_checkpoint
-
-        other, ocfg, _ = load_checkpoint(path, self.device)
+        state = checkpoints.read_checkpoint(path, map_location=self.device)  # no second model is built
+        ocfg = config_from_dict(state["config"])
         arch = ("backbone", "head_channels", "feature_stride", "stride", "input_size", "temperature")
         if any(getattr(ocfg, k) != getattr(self.cfg, k) for k in arch):
             raise ValueError(f"init_2d={path}: its architecture {[getattr(ocfg, k) for k in arch]} differs from this "
                              f"run's {[getattr(self.cfg, k) for k in arch]} ({', '.join(arch)})")
-        self.model.load_state_dict(other.state_dict())
+        self.model.load_state_dict(state["model"])
         self.model.reset_depth_head()
         if self.verbose:
             print(f"[weakpose] main stage starts from the 2D model {path} (its own pre-training is skipped)")
