@@ -33,8 +33,9 @@ def truncate_history(path: Path, step: int) -> None:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write a results file through ``<name>.tmp`` + rename: readers never see a half-written one."""
-    tmp = path.with_name(path.name + ".tmp")
+    """Write a results file through ``<name>.<pid>.tmp`` + rename: readers never see a half-written one, and two
+    processes writing the same file never rename each other's temporary away."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
 

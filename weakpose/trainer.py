@@ -319,8 +319,9 @@ class Run:
         resumed = self.try_resume(restart_if_unreadable)
         total = pretrain_steps(cfg) + cfg.iterations
         hist_path = self.out / "history.csv"
-        truncate_history(hist_path, self.step if resumed else 0)
-        write_atomic(self.out / "config.json", json.dumps(dataclasses.asdict(cfg), indent=1))
+        if self.rank == 0:  # one writer: under torchrun every rank runs this
+            truncate_history(hist_path, self.step if resumed else 0)
+            write_atomic(self.out / "config.json", json.dumps(dataclasses.asdict(cfg), indent=1))
         it2 = it_mv = None
         buf: list[torch.Tensor] = []
         bar = progress_bar(total=total, initial=self.step, desc=cfg.run_id()[:40], disable=not self.verbose)
