@@ -33,16 +33,16 @@ def test_config_round_trips_through_json():
 
 
 @pytest.mark.parametrize("row, terms", [
-    (dict(sup3d="H", mv=""), {"heatmap": True, "depth": True, "mc": False, "limb": False, "validity": False}),
-    (dict(mv="H"), {"heatmap": True, "depth": False, "mc": True, "limb": True, "validity": False}),
-    (dict(mv="H", use_heatmap_loss=False), {"heatmap": False, "depth": False, "mc": True, "limb": True, "validity": False}),
-    (dict(sup2d="M", mv=""), {"heatmap": True, "depth": False, "mc": False, "limb": False, "validity": False}),
+    (dict(sup3d="H", mv=""), {"heatmap": True, "depth": True, "mc": False, "limb": False, "validity": False, "chirality": False}),
+    (dict(mv="H"), {"heatmap": True, "depth": False, "mc": True, "limb": True, "validity": False, "chirality": False}),
+    (dict(mv="H", use_heatmap_loss=False), {"heatmap": False, "depth": False, "mc": True, "limb": True, "validity": False, "chirality": False}),
+    (dict(sup2d="M", mv=""), {"heatmap": True, "depth": False, "mc": False, "limb": False, "validity": False, "chirality": False}),
 ])
 def test_loss_terms_by_stage(row, terms):
     cfg = C.make_config("smoke", **row)
     assert cfg.loss_terms("main") == terms
     assert cfg.loss_terms("pretrain") == {"heatmap": True, "depth": False, "mc": False, "limb": False,
-                                          "validity": False}
+                                          "validity": False, "chirality": False}
     with pytest.raises(ValueError, match="stage"):
         cfg.loss_terms("warmup")
 

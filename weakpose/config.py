@@ -68,6 +68,9 @@ class TrainConfig:
     validity_weight: float = 0.0  # gamma of the validity penalty (with invalid_views="hinge"; the ladder used 100)
     hinge_margin: float = 0.0     # margin of that penalty (the ladder used 0.01)
     depth_grad_scale: float = 1.0  # ours: scale of the depth maps' gradient into the shared features (0 = none)
+    chirality_weight: float = 0.0  # ours: weight of the anatomical handedness hinge on the multi-view poses
+                                   # (`losses.chirality_loss`; breaks the depth mirror eq. 10 cannot see; 0 = off)
+    chirality_margin: float = 0.1  # its margin on the normalised triple product (in [-1, 1])
     aug_scale: float = 0.2        # +-20 %
     aug_rotation: float = 30.0    # +-30 deg
     # --- runtime ---
@@ -123,11 +126,12 @@ class TrainConfig:
         """The loss terms switched on in ``stage``: "pretrain" (Appendix A: L_H on the 2D-labelled images only) or
         "main" (what the mode decides). The one place where terms are switched; the trainer asks nothing else."""
         if stage == "pretrain":
-            return {"heatmap": True, "depth": False, "mc": False, "limb": False, "validity": False}
+            return {"heatmap": True, "depth": False, "mc": False, "limb": False, "validity": False, "chirality": False}
         if stage != "main":
             raise ValueError(f"stage must be 'pretrain' or 'main', got {stage!r}")
         return {"heatmap": self.use_heatmap_loss, "depth": bool(self.sup3d),
-                "mc": bool(self.mv), "limb": bool(self.mv), "validity": bool(self.mv) and self.validity_weight > 0}
+                "mc": bool(self.mv), "limb": bool(self.mv), "validity": bool(self.mv) and self.validity_weight > 0,
+                "chirality": bool(self.mv) and self.chirality_weight > 0}
 
     @property
     def mv_keys(self) -> tuple[str, ...]:
@@ -152,7 +156,8 @@ class TrainConfig:
 # Fields added after the first results were committed: left out of the run id while they hold their default, so a
 # new switch never renames the runs that do not use it (their results/ folders stay where they are).
 LATER_FIELDS: tuple[str, ...] = ("init_2d", "detach_2d_3d", "mc_distance", "oracle_2d_3d", "invalid_views",
-                                 "validity_weight", "hinge_margin", "depth_grad_scale")
+                                 "validity_weight", "hinge_margin", "depth_grad_scale", "chirality_weight",
+                                 "chirality_margin")
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 
@@ -193,7 +198,8 @@ FORMULATIONS: dict[str, dict] = {
 # and profile shares one (`shared_2d_config`).
 _ROW_FIELDS = ("sup3d", "sup3d_subjects", "mv", "known_R", "use_heatmap_loss", "pseudo_labels", "pseudo_tau", "psi",
                "alpha", "beta", "mc_distance", "detach_2d_3d", "oracle_2d_3d", "eval_on", "init_2d",
-               "invalid_views", "validity_weight", "hinge_margin", "depth_grad_scale")
+               "invalid_views", "validity_weight", "hinge_margin", "depth_grad_scale", "chirality_weight",
+               "chirality_margin")
 
 
 def make_config(profile: str = "small", **overrides) -> TrainConfig:

@@ -24,7 +24,7 @@ import torch
 from weakpose import geometry, skeleton
 
 # The loss terms of eq. 7 as the trainer logs them (history.csv columns), in this order.
-LOSS_NAMES = ("total", "heatmap", "depth", "mc", "limb", "validity")
+LOSS_NAMES = ("total", "heatmap", "depth", "mc", "limb", "validity", "chirality")
 
 
 def gaussian_heatmaps(uv: torch.Tensor, height: int, width: int, stride: int = 4, sigma: float = 2.0) -> torch.Tensor:
