@@ -1,0 +1,87 @@
+"""Issue 12: how a trained run's depth is wrong, not only how much. For every run folder given (or every cpu-profile
+weak row of results/table1 plus results/ablations), on the first ``--n`` test rows of its evaluation split:
+
+- ``mirrored``: fraction of images whose root-relative predicted depth z_p fits the ground truth z_g with a negative
+  least-squares slope (z_p ~ s z_g, s < 0): the depth sign is flipped, the mirror eq. 10 cannot see;
+- ``slope``: median of s (1 = right depth scale, 0 = a flat pose, < 0 = mirrored);
+- ``lean``: median slope of the depth error (z_p - z_g) against the ground-truth image-vertical coordinate y: a
+  pose leaning towards / away from the camera (0 = upright; -1 = 45 degrees, head away, feet near);
+- ``xy_ratio``: mean |x, y| of the predicted root-relative joints over the ground truth's (the eq. 12 scale);
+- ``depth_ratio``: mean |z_p| over mean |z_g|.
+
+    python benchmarks/depth_diagnostics.py --out results/ablations/depth_diagnostics.md
+
+Needs the runs' checkpoints (gitignored: retrain a row with ``python -m weakpose.trainer --config
+<run>/config.json --out <run> --shared-root results/shared2d``); runs without one are listed as such.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from weakpose.config import config_from_dict, formulation_of
+from weakpose.data.loaders import open_for
+from weakpose.evaluate import infer_rows, test_rows
+from weakpose.model import load_checkpoint
+from weakpose.runs import checkpoint_of
+from weakpose.tables import to_markdown
+
+
+def depth_stats(pose_mm: np.ndarray, gt3d: np.ndarray) -> dict[str, float]:
+    """The statistics of the module docstring from predicted and ground-truth poses (N, J, 3) in camera mm."""
+    P, G = pose_mm - pose_mm[:, :1], gt3d - gt3d[:, :1]
+    zp, zg = P[..., 2], G[..., 2]
+    s = (zp * zg).sum(1) / np.maximum((zg * zg).sum(1), 1e-9)
+    lean = np.array([np.polyfit(y, a - b, 1)[0] for y, a, b in zip(G[..., 1], zp, zg)])
+    return {"mirrored": float(np.mean(s < 0)), "slope": float(np.median(s)), "lean": float(np.median(lean)),
+            "xy_ratio": float(np.linalg.norm(P[..., :2], axis=-1).mean() / np.linalg.norm(G[..., :2], axis=-1).mean()),
+            "depth_ratio": float(np.abs(zp).mean() / max(np.abs(zg).mean(), 1e-9))}
+
+
+def diagnose(run: Path, n: int) -> dict:
+    cfg = config_from_dict(json.loads((run / "config.json").read_text()))
+    m = json.loads((run / "metrics.json").read_text())
+    line = {"run": f"{run.parent.name}/{run.name}", "formulation": formulation_of(cfg), "mode": cfg.mode,
+            "sup2d": cfg.sup2d, "mv": cfg.mv, "seed": cfg.seed, "beta": cfg.beta,
+            "chirality_weight": cfg.chirality_weight, "mpjpe": m["mpjpe"], "p_mpjpe": m["p_mpjpe"],
+            "px256": m["mpjpe_2d_px256"]}
+    ckpt = checkpoint_of(run)
+    if ckpt is None or not Path(ckpt).is_file():
+        return {**line, "note": "no checkpoint"}
+    model, mcfg, _ = load_checkpoint(ckpt, "cpu")
+    ds = open_for(cfg, cfg.eval_on)
+    res = infer_rows(model, mcfg, ds, test_rows(ds, n), "cpu")
+    return {**line, **depth_stats(res["pose_mm"], res["gt3d"]), "note": ""}
+
+
+def default_runs(results: Path) -> list[Path]:
+    rows = [d for d in sorted((results / "table1").glob("*_cpu_s*")) if d.name.startswith("ws")]
+    return [d for d in rows + sorted((results / "ablations").glob("*")) if (d / "metrics.json").is_file()]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("runs", nargs="*", help="run folders (default: the cpu weak rows of results/table1 + ablations)")
+    p.add_argument("--results", default="results")
+    p.add_argument("--n", type=int, default=200, help="test rows per run")
+    p.add_argument("--out", default="results/ablations/depth_diagnostics.md")
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    runs = [Path(r) for r in a.runs] or default_runs(Path(a.results))
+    df = pd.DataFrame([diagnose(r, a.n) for r in runs])
+    out = Path(a.out)
+    df.to_csv(out.with_suffix(".csv"), index=False)
+    out.write_text("# Issue 12: depth diagnostics of the weak runs (synthetic H test rows)\n\n"
+                   f"From `python benchmarks/depth_diagnostics.py --out {a.out}` on the first {a.n} test rows of each "
+                   "run's evaluation split; definitions in the script's docstring.\n\n"
+                   + to_markdown(df, 2))
+    print(out.read_text())
+
+
+if __name__ == "__main__":
+    main()

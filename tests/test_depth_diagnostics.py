@@ -1,0 +1,39 @@
+"""benchmarks/depth_diagnostics.py: the mirror / lean / scale statistics on hand-made poses."""
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+_spec = importlib.util.spec_from_file_location(
+    "depth_diagnostics", Path(__file__).resolve().parents[1] / "benchmarks" / "depth_diagnostics.py")
+dd = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(dd)
+
+
+def _poses(n=8, seed=0):
+    rng = np.random.default_rng(seed)
+    g = rng.normal(0, 200, size=(n, 17, 3))
+    return g + np.array([0, 0, 4000.0])           # in front of the camera
+
+
+def test_exact_prediction():
+    g = _poses()
+    s = dd.depth_stats(g.copy(), g)
+    assert s["mirrored"] == 0 and np.isclose(s["slope"], 1) and abs(s["lean"]) < 1e-9
+    assert np.isclose(s["xy_ratio"], 1) and np.isclose(s["depth_ratio"], 1)
+
+
+def test_depth_mirror_flat_and_lean():
+    g = _poses()
+    rel = g - g[:, :1]
+    mirrored = g[:, :1] + rel * np.array([1, 1, -1.0])
+    s = dd.depth_stats(mirrored, g)
+    assert s["mirrored"] == 1 and np.isclose(s["slope"], -1) and np.isclose(s["depth_ratio"], 1)
+    flat = g[:, :1] + rel * np.array([1, 1, 0.0])
+    s = dd.depth_stats(flat, g)
+    assert s["mirrored"] == 0 and np.isclose(s["slope"], 0) and np.isclose(s["depth_ratio"], 0)
+    lean = g.copy()
+    lean[..., 2] -= rel[..., 1]                    # depth error = -y: leaning 45 degrees, head away
+    assert np.isclose(dd.depth_stats(lean, g)["lean"], -1)
+    half = g[:, :1] + rel * 0.5
+    assert np.isclose(dd.depth_stats(half, g)["xy_ratio"], 0.5)
