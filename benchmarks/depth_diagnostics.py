@@ -7,7 +7,10 @@ weak row of results/table1 plus results/ablations), on the first ``--n`` test ro
 - ``lean``: median slope of the depth error (z_p - z_g) against the ground-truth image-vertical coordinate y: a
   pose leaning towards / away from the camera (0 = upright; -1 = 45 degrees, head away, feet near);
 - ``xy_ratio``: mean |x, y| of the predicted root-relative joints over the ground truth's (the eq. 12 scale);
-- ``depth_ratio``: mean |z_p| over mean |z_g|.
+- ``depth_ratio``: mean |z_p| over mean |z_g|;
+- ``p_mpjpe_sub``: P-MPJPE (mm) on these rows; ``p_mpjpe_unmirrored``: the same with each mirrored image's
+  root-relative depth negated (a sign oracle): how much of the error the mirror alone explains;
+  ``flat_p_mpjpe``: the same rows with the depth set to zero (the flat pose of the same 2D).
 
     python benchmarks/depth_diagnostics.py --out results/ablations/depth_diagnostics.md
 
@@ -24,6 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from weakpose import metrics
 from weakpose.config import config_from_dict, formulation_of
 from weakpose.data.loaders import open_for
 from weakpose.evaluate import infer_rows, test_rows
@@ -40,7 +44,16 @@ def depth_stats(pose_mm: np.ndarray, gt3d: np.ndarray) -> dict[str, float]:
     lean = np.array([np.polyfit(y, a - b, 1)[0] for y, a, b in zip(G[..., 1], zp, zg)])
     return {"mirrored": float(np.mean(s < 0)), "slope": float(np.median(s)), "lean": float(np.median(lean)),
             "xy_ratio": float(np.linalg.norm(P[..., :2], axis=-1).mean() / np.linalg.norm(G[..., :2], axis=-1).mean()),
-            "depth_ratio": float(np.abs(zp).mean() / max(np.abs(zg).mean(), 1e-9))}
+            "depth_ratio": float(np.abs(zp).mean() / max(np.abs(zg).mean(), 1e-9)),
+            "p_mpjpe_sub": float(metrics.p_mpjpe(P, G).mean()),
+            "p_mpjpe_unmirrored": float(metrics.p_mpjpe(_with_depth(P, np.where(s[:, None] < 0, -1, 1) * zp), G).mean()),
+            "flat_p_mpjpe": float(metrics.p_mpjpe(_with_depth(P, 0 * zp), G).mean())}
+
+
+def _with_depth(P: np.ndarray, z: np.ndarray) -> np.ndarray:
+    out = P.copy()
+    out[..., 2] = z
+    return out
 
 
 def diagnose(run: Path, n: int) -> dict:

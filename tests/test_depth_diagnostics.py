@@ -21,6 +21,7 @@ def test_exact_prediction():
     s = dd.depth_stats(g.copy(), g)
     assert s["mirrored"] == 0 and np.isclose(s["slope"], 1) and abs(s["lean"]) < 1e-9
     assert np.isclose(s["xy_ratio"], 1) and np.isclose(s["depth_ratio"], 1)
+    assert s["p_mpjpe_sub"] < 1e-6 and s["p_mpjpe_unmirrored"] < 1e-6 and s["flat_p_mpjpe"] > 10
 
 
 def test_depth_mirror_flat_and_lean():
@@ -29,6 +30,7 @@ def test_depth_mirror_flat_and_lean():
     mirrored = g[:, :1] + rel * np.array([1, 1, -1.0])
     s = dd.depth_stats(mirrored, g)
     assert s["mirrored"] == 1 and np.isclose(s["slope"], -1) and np.isclose(s["depth_ratio"], 1)
+    assert s["p_mpjpe_sub"] > 10 and s["p_mpjpe_unmirrored"] < 1e-6     # the sign oracle undoes the mirror
     flat = g[:, :1] + rel * np.array([1, 1, 0.0])
     s = dd.depth_stats(flat, g)
     assert s["mirrored"] == 0 and np.isclose(s["slope"], 0) and np.isclose(s["depth_ratio"], 0)

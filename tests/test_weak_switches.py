@@ -62,6 +62,10 @@ def test_init_2d_starts_from_a_shared_2d_model(data_root, tmp_path):
     bad = make_config("smoke", data_root=data_root, sup2d="M", mv="H", init_2d=str(ckpt), head_channels=8)
     with pytest.raises(ValueError, match="architecture"):
         Run(bad, tmp_path / "bad", device=torch.device("cpu"), verbose=False)
+    # another input size is allowed (fully convolutional): the same weights, at 96 px
+    bigger = make_config("smoke", data_root=data_root, sup2d="M", mv="H", init_2d=str(ckpt), input_size=96)
+    run96 = Run(bigger, tmp_path / "96", device=torch.device("cpu"), verbose=False)
+    assert torch.equal(run96.model.heat.weight, src["heat.weight"])
 
 
 def test_a_run_trains_again_from_its_own_config(data_root, tmp_path, capsys):

@@ -117,17 +117,21 @@ class Run:
 
     def _init_from_2d(self, path: str | os.PathLike) -> None:
         """Start from a shared 2D model (the paper pre-trains the 2D network once, before the weak losses): its
-        weights, with the latent-depth layer reset to zero as after this run's own pre-training (Appendix A)."""
+        weights, with the latent-depth layer reset to zero as after this run's own pre-training (Appendix A).
+        The input size may differ (the network is fully convolutional and holds nothing sized by it): a 2D model
+        trained at 64 px can start a fine-tuning at 128 px."""
         state = checkpoints.read_checkpoint(path, map_location=self.device)  # no second model is built
         ocfg = config_from_dict(state["config"])
-        arch = ("backbone", "head_channels", "feature_stride", "stride", "input_size", "temperature")
+        arch = ("backbone", "head_channels", "feature_stride", "stride", "temperature")
         if any(getattr(ocfg, k) != getattr(self.cfg, k) for k in arch):
             raise ValueError(f"init_2d={path}: its architecture {[getattr(ocfg, k) for k in arch]} differs from this "
                              f"run's {[getattr(self.cfg, k) for k in arch]} ({', '.join(arch)})")
         self.model.load_state_dict(state["model"])
         self.model.reset_depth_head()
         if self.verbose:
-            print(f"[weakpose] main stage starts from the 2D model {path} (its own pre-training is skipped)")
+            print(f"[weakpose] main stage starts from the 2D model {path} (its own pre-training is skipped)"
+                  + (f"; it was trained at {ocfg.input_size} px, this run is at {self.cfg.input_size} px"
+                     if ocfg.input_size != self.cfg.input_size else ""))
 
     # --------------------------------------------------------------------------------- checkpoints
     def save(self) -> None:
