@@ -1,0 +1,43 @@
+"""benchmarks/table1_acceptance.py: the checks compare both sides over the seeds they share."""
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+_spec = importlib.util.spec_from_file_location(
+    "table1_acceptance", Path(__file__).resolve().parents[1] / "benchmarks" / "table1_acceptance.py")
+ta = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ta)
+
+
+def _frame():
+    rows = [("FS H+M/H/-", "paper", 0, 100.0), ("FS H+M/H/-", "paper", 1, 120.0),
+            ("WS+R H+M/-/H", "ours", 0, 125.0), ("WS+R H+M/-/H", "ours", 1, 160.0),
+            ("WS M/-/H", "ours", 0, 150.0), ("WS M/-/H", "ours", 1, 400.0)]
+    df = pd.DataFrame(rows, columns=["row_table1", "formulation", "seed", "mpjpe"])
+    df["run_id"] = [f"r{i}" for i in range(len(df))]
+    for c in ("p_mpjpe", "mpjpe_2d_px256", "valid_fraction"):
+        df[c] = 1.0
+    return df
+
+
+def test_checks_pair_seeds_and_fall_back_to_either_formulation_for_fs():
+    out = ta.check_table(_frame(), "ours").set_index("check")
+    wsr = out.loc["WS+R H+M/H <= 1.3 x FS MPJPE"]
+    assert wsr["seeds"] == "0,1" and wsr["status"] == "PASS"           # (125 + 160) / 2 <= 1.3 x 110
+    ws = out.loc["WS M/H <= 1.6 x FS MPJPE"]
+    assert ws["status"] == "FAIL" and "275.0" in ws["left"]            # the mean over both seeds
+    assert out.loc["WS+R M/H <= WS M/H MPJPE", "status"] == "MISSING"  # no WS+R M/H run at all
+    df = _frame()
+    df = df[~((df["row_table1"] == "WS M/-/H") & (df["seed"] == 1))]   # WS M/H only at seed 0
+    ws = ta.check_table(df, "ours").set_index("check").loc["WS M/H <= 1.6 x FS MPJPE"]
+    assert ws["seeds"] == "0" and "100.0" in ws["right"] and ws["status"] == "PASS"
+
+
+def test_seed_table_lists_rows_with_several_seeds():
+    df = _frame()
+    df = pd.concat([df, pd.DataFrame([{"row_table1": "2d-only M/-/-", "formulation": "paper", "seed": 0,
+                                       "mpjpe": np.nan, "run_id": "x"}])], ignore_index=True)
+    seeds = ta.seed_table(df)
+    assert set(seeds["row"]) == {"FS H+M/H/-", "WS+R H+M/-/H", "WS M/-/H"} and len(seeds) == 6
