@@ -41,3 +41,34 @@ def test_seed_table_lists_rows_with_several_seeds():
                                        "mpjpe": np.nan, "run_id": "x"}])], ignore_index=True)
     seeds = ta.seed_table(df)
     assert set(seeds["row"]) == {"FS H+M/H/-", "WS+R H+M/-/H", "WS M/-/H"} and len(seeds) == 6
+
+
+def test_objective_at_network_scores_the_ground_truth_with_the_trainers_terms(tmp_path):
+    """benchmarks/objective_at_network.objective on one tiny H-twin group with the exact 2D: L_MC vanishes at the
+    ground-truth depth (known R and Procrustes), so the objective is beta L_B there; the mirror costs more with known R."""
+    import torch
+
+    from weakpose import losses
+    from weakpose.config import make_config
+    from weakpose.data.loaders import open_dataset
+
+    spec = importlib.util.spec_from_file_location(
+        "objective_at_network", Path(__file__).resolve().parents[1] / "benchmarks" / "objective_at_network.py")
+    oan = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(oan)
+    ds = open_dataset("H", "synthetic", data_root=str(tmp_path), size="tiny", seed=0)
+    g = [g for g in ds.groups() if len(g) >= 4][0][:4]
+    uv = torch.from_numpy(np.asarray(ds.joints2d[g], np.float64))
+    K = torch.from_numpy(np.asarray(ds.K[g], np.float64))
+    R = torch.from_numpy(np.asarray(ds.R[g], np.float64))
+    zgt = losses.relative_depth_target(torch.from_numpy(np.asarray(ds.joints3d[g], np.float64)))
+    conf = torch.ones(4, 17, dtype=torch.float64)
+    bones = torch.tensor(ds.meta["bone_stats"]["mean_normalised"], dtype=torch.float64)
+    for known in (True, False):
+        cfg = make_config("smoke", mv="H", known_R=known, mc_distance="squared", beta=10.0)
+        at_gt = oan.objective(cfg, uv, zgt, K, conf, bones, R if known else None)
+        pts = oan.geometry.reconstruct(uv, zgt, K)[0]
+        limb = float(losses.limb_length_loss(pts, conf, bones))
+        assert abs(at_gt - cfg.beta * limb) < 1e-6 * max(1.0, at_gt)
+    cfg = make_config("smoke", mv="H", known_R=True, mc_distance="squared", beta=10.0)
+    assert oan.objective(cfg, uv, -zgt, K, conf, bones, R) > oan.objective(cfg, uv, zgt, K, conf, bones, R) + 1e-3

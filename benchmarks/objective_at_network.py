@@ -1,0 +1,99 @@
+"""Issue 12: is a weak run's failure the objective's or the optimisation's? On H-twin TRAINING groups (4 views), with
+a trained run's own 2D (uv, phi) and K' = A K, the run's weak objective alpha L_MC + beta L_B (+ gamma validity, its
+own formulation: distance, invalid views, known R for WS+R) is scored for four depths per view:
+
+- ``net``: the run's predicted z^r;  ``gt``: the ground-truth z^r (same 2D);
+- ``flat``: z^r = 0;  ``mirror``: -(ground-truth z^r).
+
+``net < gt`` on most groups means the objective, given this 2D, prefers the network's answer to the true depth: the
+objective (not the optimiser) is what fails. ``gt < flat`` and ``gt < mirror`` say whether it can tell the truth
+from the trivial and the mirrored pose at all.
+
+    python benchmarks/objective_at_network.py --out results/ablations/objective_at_network.md
+
+Needs the runs' checkpoints (see benchmarks/depth_diagnostics.py).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from weakpose import camera, geometry, losses
+from weakpose.config import config_from_dict, formulation_of
+from weakpose.data.loaders import open_for
+from weakpose.evaluate import infer
+from weakpose.model import load_checkpoint
+from weakpose.runs import checkpoint_of
+from weakpose.tables import to_markdown
+
+CANDIDATES = ("net", "gt", "flat", "mirror")
+
+
+def objective(cfg, uv, z, K_in, conf, bone_norm, R=None) -> float:
+    """The run's weak objective of one group: uv (C, J, 2), z (C, J), K_in (C, 3, 3), conf (C, J), R (C, 3, 3) or
+    None. Exactly the trainer's terms (`losses.multiview_consistency`, `limb_length_loss`, `validity_penalty`)."""
+    rec = geometry.reconstruct(uv, z, K_in, invalid=cfg.invalid_views, hinge_margin=cfg.hinge_margin)
+    pts, valid = rec[0], rec[2]
+    C = uv.shape[0]
+    mask = valid[None] if cfg.invalid_views == "mask" else torch.ones(1, C, dtype=torch.bool)
+    mc = losses.multiview_consistency(pts[None], conf[None], mask, rotations=None if R is None else R[None],
+                                      distance=cfg.mc_distance)
+    limb = losses.limb_length_loss(pts, conf, bone_norm, mask[0])
+    total = cfg.alpha * mc + cfg.beta * limb
+    if cfg.invalid_views == "hinge" and cfg.validity_weight:
+        total = total + cfg.validity_weight * losses.validity_penalty(rec[3])
+    return float(total)
+
+
+@torch.no_grad()
+def score_run(run: Path, n_groups: int) -> dict:
+    cfg = config_from_dict(json.loads((run / "config.json").read_text()))
+    model, mcfg, _ = load_checkpoint(checkpoint_of(run), "cpu")
+    ds = open_for(cfg, "H")
+    bone_norm = torch.tensor(ds.meta["bone_stats"]["mean_normalised"], dtype=torch.float64)
+    groups = [g for g in ds.groups(ds.split_mask("train")) if len(g) >= 4][:n_groups]
+    scores = {c: [] for c in CANDIDATES}
+    for g in groups:
+        rows = g[np.linspace(0, len(g) - 1, 4).round().astype(int)]
+        images = torch.from_numpy(np.stack([ds.image(int(r)) for r in rows]))
+        K = torch.from_numpy(np.asarray(ds.K[rows], np.float64))
+        out = infer(model.eval(), images, K, ds.crop_size, float(ds.meta["crop_margin"]), mcfg.input_size)
+        K_in = camera.crop_intrinsics(out["A"], K).double()
+        uv, conf = out["uv"].double(), out["conf"].double()
+        zgt = losses.relative_depth_target(torch.from_numpy(np.asarray(ds.joints3d[rows], np.float64)))
+        R = torch.from_numpy(np.asarray(ds.R[rows], np.float64)) if cfg.known_R else None
+        depth = {"net": out["z_rel"].double(), "gt": zgt, "flat": torch.zeros_like(zgt), "mirror": -zgt}
+        for c in CANDIDATES:
+            scores[c].append(objective(cfg, uv, depth[c], K_in, conf, bone_norm, R))
+    s = {c: np.array(v) for c, v in scores.items()}
+    return {"run": f"{run.parent.name}/{run.name}", "formulation": formulation_of(cfg), "mode": cfg.mode,
+            "sup2d": cfg.sup2d, "input": cfg.input_size, "groups": len(groups),
+            **{f"obj_{c}": float(np.median(s[c])) for c in CANDIDATES},
+            "net<gt": float(np.mean(s["net"] < s["gt"])), "gt<flat": float(np.mean(s["gt"] < s["flat"])),
+            "gt<mirror": float(np.mean(s["gt"] < s["mirror"]))}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("runs", nargs="+", help="run folders with config.json and a checkpoint")
+    p.add_argument("--groups", type=int, default=48)
+    p.add_argument("--out", default="results/ablations/objective_at_network.md")
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    df = pd.DataFrame([score_run(Path(r), a.groups) for r in a.runs])
+    out = Path(a.out)
+    df.to_csv(out.with_suffix(".csv"), index=False)
+    out.write_text("# Issue 12: the weak objective at a trained network's own 2D (H-twin training groups)\n\n"
+                   f"From `python benchmarks/objective_at_network.py --out {a.out} <runs>`; median objective over "
+                   f"{a.groups} groups of 4 views per depth candidate, and the fraction of groups where one candidate "
+                   "scores lower than another (definitions in the script's docstring).\n\n" + to_markdown(df, 3))
+    print(out.read_text())
+
+
+if __name__ == "__main__":
+    main()
