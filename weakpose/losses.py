@@ -162,6 +162,14 @@ def multiview_consistency(points: torch.Tensor, conf: torch.Tensor, view_mask: t
     return consistency_distance(points, conf, R, t, view_mask, distance)
 
 
+def weighted_total(terms: dict, cfg) -> torch.Tensor:
+    """Eq. 7 (with eq. 6's L_z and our two optional terms): L_H + psi L_z + alpha L_MC + beta L_B + gamma validity
+    + chirality_weight chirality, from a dict holding every name of `LOSS_NAMES` but "total" (terms that are off are
+    zeros) and a `TrainConfig` for the weights. What the trainer minimises and the benchmarks score."""
+    return terms["heatmap"] + cfg.psi * terms["depth"] + cfg.alpha * terms["mc"] + cfg.beta * terms["limb"] \
+        + cfg.validity_weight * terms["validity"] + cfg.chirality_weight * terms["chirality"]
+
+
 def limb_length_loss(points: torch.Tensor, conf: torch.Tensor, mean_bone: torch.Tensor,
                      mask: torch.Tensor | None = None) -> torch.Tensor:
     """L_B of eq. 11: sum over bones (j, j') of phi_j phi_j' (||p_j - p_j'|| - mu-hat_{j,j'})^2.

@@ -265,8 +265,7 @@ class Run:
                 t["limb"] = losses.limb_length_loss(pts.flatten(0, 1), conf.flatten(0, 1), self.bone_norm, mask.flatten())
             if on["chirality"]:
                 t["chirality"] = losses.chirality_loss(pts.flatten(0, 1), mask.flatten(), cfg.chirality_margin)
-        t["total"] = t["heatmap"] + cfg.psi * t["depth"] + cfg.alpha * t["mc"] + cfg.beta * t["limb"] \
-            + cfg.validity_weight * t["validity"] + cfg.chirality_weight * t["chirality"]
+        t["total"] = losses.weighted_total(t, cfg)
         return t
 
     def _mv_2d_labels(self, bm: dict) -> tuple[torch.Tensor, torch.Tensor]:
