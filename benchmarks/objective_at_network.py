@@ -59,7 +59,10 @@ def objective(cfg, uv, z, K_in, conf, bone_norm, R=None) -> float:
 @torch.no_grad()
 def score_run(run: Path, n_groups: int) -> dict:
     cfg = config_from_dict(json.loads((run / "config.json").read_text()))
-    model, mcfg, _ = load_checkpoint(checkpoint_of(run), "cpu")
+    ckpt = checkpoint_of(run)
+    if ckpt is None:
+        raise FileNotFoundError(f"{run} has no checkpoint (checkpoints/ is not in git: retrain the run first)")
+    model, mcfg, _ = load_checkpoint(ckpt, "cpu")
     ds = open_for(cfg, "H")
     bone_norm = torch.tensor(ds.meta["bone_stats"]["mean_normalised"], dtype=torch.float64)
     groups = [g for g in ds.groups(ds.split_mask("train")) if len(g) >= 4][:n_groups]
