@@ -14,7 +14,7 @@ LAYERS = {
         "data.synth.crowd", "data.real.prepare", "data.real.h36m", "data.real.h36m_cameras", "data.real.mpi3dhp",
         "data.real.mpii", "data.real.mqc", "tracking", "tracklet_inputs", "data.verify",
         "batches", "history"],
-    3: ["trainer", "evaluate"],
+    3: ["trainer", "evaluate", "pseudo"],
     4: ["runs", "tracklets"],
     5: ["tables", "viz", "bench", "figures", "data.synth.figure", "predict"],
     6: ["experiments", "data.synth.__main__"],

@@ -150,3 +150,60 @@ def test_depth_grad_scale_scales_what_reaches_the_shared_features(scale):
     torch.testing.assert_close(grads[scale][2], grads[1.0][2])                # same forward
     torch.testing.assert_close(grads[scale][1], grads[1.0][1])                # the depth layer learns as before
     torch.testing.assert_close(grads[scale][0], scale * grads[1.0][0], atol=1e-6, rtol=1e-4)  # the rest scaled
+
+
+def test_unlabelled_joints_are_the_ones_no_2d_source_annotates():
+    from weakpose import skeleton
+    assert skeleton.unlabelled_joints(("M",)) == (7, 9)            # MPII: no spine, no neck/nose
+    assert skeleton.unlabelled_joints(("H", "M")) == () == skeleton.unlabelled_joints(("H",))
+    assert make_config("smoke", sup2d="M", free_unlabelled_2d=True).free_2d_joints == (7, 9)
+    assert make_config("smoke", sup2d="M").free_2d_joints == ()     # off: the paper / the earlier "ours"
+    assert make_config("smoke", sup2d="H+M", free_unlabelled_2d=True).free_2d_joints == ()
+
+
+def test_free_2d_joints_take_the_weak_gradient_and_the_others_do_not():
+    torch.manual_seed(0)
+    x = torch.rand(4, 3, 64, 64) * 255
+    K = torch.tensor([[[150.0, 0, 31.5], [0, 150.0, 31.5], [0, 0, 1]]]).repeat(4, 1, 1)
+    torch.manual_seed(1)
+    net = PoseNet("resnet18", head_channels=16, feature_stride=16, detach_2d_3d=True, free_2d_joints=(7, 9))
+    torch.nn.init.normal_(net.depth.weight, std=1e-3)
+    out = net(x, K)
+    loss = losses.multiview_consistency(out["points"].reshape(1, 4, 17, 3), out["conf"].reshape(1, 4, 17),
+                                        out["valid"].reshape(1, 4))
+    loss.backward()
+    per_joint = net.heat.weight.grad.abs().flatten(1).sum(1)      # (17,): one heatmap channel per joint
+    assert (per_joint[[7, 9]] > 0).all()
+    assert (per_joint[[j for j in range(17) if j not in (7, 9)]] == 0).all()
+
+
+def test_free_2d_joints_get_no_pseudo_labels(data_root, tmp_path):
+    cfg = make_config("smoke", data_root=data_root, sup2d="M", mv="H", free_unlabelled_2d=True, detach_2d_3d=True,
+                      pseudo_tau=0.0)
+    run = Run(cfg, tmp_path / "free", device=torch.device("cpu"), verbose=False)
+    run.make_pseudo_labels()
+    lab = run.pseudo[0]
+    assert (lab[:, [7, 9], 2] == 0).all() and (lab[:, [0, 8], 2] > 0).any()
+
+
+def test_the_128px_profile_fine_tunes_the_cpu_profiles_shared_2d_model():
+    from weakpose.config import shared_2d_config, with_profile
+    for row in ("WS M/-/H", "FS H+M/H/-"):
+        big, small = (row_config("table1", row, p, formulation="ours") for p in ("cpu128", "cpu"))
+        s128 = shared_2d_config(big)
+        assert s128.input_size == 128 and s128.iterations == 1000 and s128.init_2d == "shared:cpu"
+        assert not s128.pretrain_from and s128.mv == ""
+        # the model it starts from is exactly the committed cpu row's shared 2D model (same id, same folder)
+        assert shared_2d_config(with_profile(s128, "cpu")).run_id() == shared_2d_config(small).run_id()
+    with pytest.raises(ValueError, match="profile"):
+        with_profile(big, "nope")
+
+
+def test_init_2d_shared_profile_trains_that_profiles_shared_model_first(data_root, tmp_path):
+    from weakpose.config import shared_2d_config, with_profile
+    cfg = make_config("smoke", data_root=data_root, sup2d="M", mv="H", init_2d="shared:smoke", iterations=2)
+    run = Run(cfg, tmp_path / "runs" / "ws", device=torch.device("cpu"), verbose=False, shared_root=tmp_path / "sh")
+    want = tmp_path / "sh" / shared_2d_config(with_profile(cfg, "smoke")).run_id()
+    assert (want / "metrics.json").is_file() and [p.name for p in (tmp_path / "sh").iterdir()] == [want.name]
+    src = torch.load(want / "checkpoints" / "last.pt", map_location="cpu", weights_only=False)["model"]
+    assert torch.equal(run.model.heat.weight, src["heat.weight"])

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from weakpose.skeleton import unlabelled_joints
+
 SOURCES = ("synthetic", "real")
 MV_KEYS = ("H", "I", "Q")
 SUP2D_KEYS = ("H", "M")
@@ -34,6 +36,9 @@ class TrainConfig:
     pretrain_2d: bool = True      # Appendix A: 2D pre-training before the weak losses switch on
     init_2d: str = ""             # ours: a 2D-trained checkpoint (e.g. the 2D-only row) starting the main stage,
                                   # instead of this run's own pre-training: one shared 2D model for many rows
+                                  # ("shared"; "shared:<profile>" = that profile's shared 2D model for this data)
+    pretrain_from: str = ""       # ours: a profile whose shared 2D model this profile's shared 2D model fine-tunes
+                                  # (at this input size) instead of training from scratch ("" = from scratch)
     # --- data ---
     source: str = "synthetic"     # "synthetic" | "real"
     data_root: str = ""           # "" = weakpose.data.format.data_root()
@@ -48,6 +53,8 @@ class TrainConfig:
     temperature: float = 50.0     # lambda of eq. 4
     heatmap_sigma: float = 2.0    # Gaussian target std in heatmap cells
     detach_2d_3d: bool = False    # ours: the 3D path (eqs. 1-3 -> L_MC, L_B) sees uv and eq. 5's weights detached
+    free_unlabelled_2d: bool = False  # ours: the joints no 2D source labels (2D=M: spine, neck/nose) keep their 2D
+                                  # in the 3D path under detach_2d_3d (L_MC, L_B train them) and get no pseudo-labels
     oracle_2d_3d: bool = False    # diagnostic: the ground-truth 2D of the multi-view images in the 3D path (H, I)
     # --- optimisation (Appendix A) ---
     iterations: int = 60_000
@@ -134,6 +141,12 @@ class TrainConfig:
                 "chirality": bool(self.mv) and self.chirality_weight > 0}
 
     @property
+    def free_2d_joints(self) -> tuple[int, ...]:
+        """Joints whose 2D the weak losses may move under ``detach_2d_3d`` and that get no pseudo-labels: with
+        ``free_unlabelled_2d`` the joints none of the run's 2D sources labels (`skeleton.unlabelled_joints`)."""
+        return unlabelled_joints(self.sup2d_keys) if self.free_unlabelled_2d else ()
+
+    @property
     def mv_keys(self) -> tuple[str, ...]:
         return tuple(k for k in self.mv.split("+") if k)
 
@@ -157,7 +170,7 @@ class TrainConfig:
 # new switch never renames the runs that do not use it (their results/ folders stay where they are).
 LATER_FIELDS: tuple[str, ...] = ("init_2d", "detach_2d_3d", "mc_distance", "oracle_2d_3d", "invalid_views",
                                  "validity_weight", "hinge_margin", "depth_grad_scale", "chirality_weight",
-                                 "chirality_margin")
+                                 "chirality_margin", "free_unlabelled_2d", "pretrain_from")
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 
@@ -182,6 +195,12 @@ PROFILES: dict[str, dict] = {
     "cpu": dict(backbone="resnet18", feature_stride=16, head_channels=64, input_size=64, data_size="small",
                 iterations=1000, lr_drop_step=800, pretrain_iterations=4000, init_2d="shared", cpu_threads=1, batch_2d=16,
                 batch_mv=4, views=4, num_workers=2, log_every=25, ckpt_every=250, eval_batch=64, eval_max_samples=0),
+    # "cpu" at a 128 px input (the measured lever of issue 12: eq. 3's root depth is 4x less sensitive to 2D error
+    # in input px): each shared 2D model is the cpu one fine-tuned 1000 steps at 128 px; ~25 min a row on one core
+    "cpu128": dict(backbone="resnet18", feature_stride=16, head_channels=64, input_size=128, data_size="small",
+                   iterations=1000, lr_drop_step=800, pretrain_iterations=1000, pretrain_from="cpu", init_2d="shared",
+                   cpu_threads=1, batch_2d=16, batch_mv=4, views=4, num_workers=2, log_every=25, ckpt_every=250,
+                   eval_batch=64, eval_max_samples=0),
     # the paper's schedule (Appendix A)
     "paper": dict(),
 }
@@ -199,7 +218,7 @@ FORMULATIONS: dict[str, dict] = {
 _ROW_FIELDS = ("sup3d", "sup3d_subjects", "mv", "known_R", "use_heatmap_loss", "pseudo_labels", "pseudo_tau", "psi",
                "alpha", "beta", "mc_distance", "detach_2d_3d", "oracle_2d_3d", "eval_on", "init_2d",
                "invalid_views", "validity_weight", "hinge_margin", "depth_grad_scale", "chirality_weight",
-               "chirality_margin")
+               "chirality_margin", "free_unlabelled_2d")
 
 
 def make_config(profile: str = "small", **overrides) -> TrainConfig:
@@ -216,11 +235,25 @@ def make_config(profile: str = "small", **overrides) -> TrainConfig:
 def shared_2d_config(cfg: TrainConfig) -> TrainConfig:
     """The shared 2D model a run with ``init_2d="shared"`` starts from: L_H only on the run's 2D sources, for the
     profile's ``pretrain_iterations`` steps at ``pretrain_lr`` (Appendix A's 2D pre-training, done once for all
-    rows); everything the rows differ in is at its default."""
+    rows); everything the rows differ in is at its default.
+    With ``pretrain_from`` (a profile name) it is not trained from scratch but starts from that profile's shared 2D
+    model of the same data (``init_2d="shared:<profile>"``): e.g. the 128 px profile fine-tunes the 64 px one."""
     d = _DEFAULTS
-    return dataclasses.replace(cfg, **{**{k: d[k] for k in _ROW_FIELDS}, "mv": ""}, pretrain_2d=False,
-                               iterations=cfg.pretrain_iterations, lr=cfg.pretrain_lr,
-                               lr_drop_step=cfg.pretrain_iterations)
+    out = dataclasses.replace(cfg, **{**{k: d[k] for k in _ROW_FIELDS}, "mv": ""}, pretrain_2d=False,
+                              iterations=cfg.pretrain_iterations, lr=cfg.pretrain_lr,
+                              lr_drop_step=cfg.pretrain_iterations)
+    if cfg.pretrain_from:
+        out = dataclasses.replace(out, init_2d=f"shared:{cfg.pretrain_from}", pretrain_from="")
+    return out
+
+
+def with_profile(cfg: TrainConfig, profile: str) -> TrainConfig:
+    """``cfg`` with another profile's settings: every field some profile sets goes back to its default, then
+    ``profile``'s values (its data, seed and row fields stay)."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {profile!r}")
+    keys = {k for p in PROFILES.values() for k in p}
+    return dataclasses.replace(cfg, **{**{k: _DEFAULTS[k] for k in keys}, **PROFILES[profile], "profile": profile})
 
 
 def parse_overrides(items: list[str]) -> dict:

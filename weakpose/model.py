@@ -42,11 +42,14 @@ class PoseNet(nn.Module):
     def __init__(self, backbone: str = "hrnet_w32", num_joints: int = skeleton.J, stride: int = 4,
                  temperature: float = 50.0, head_channels: int = 0, feature_stride: int = 0,
                  detach_2d_3d: bool = False, invalid_views: str = "mask", hinge_margin: float = 0.0,
-                 depth_grad_scale: float = 1.0):
+                 depth_grad_scale: float = 1.0, free_2d_joints: tuple[int, ...] = ()):
         super().__init__()
         self.num_joints, self.stride, self.temperature = num_joints, stride, temperature
         self.detach_2d_3d, self.invalid_views, self.hinge_margin = detach_2d_3d, invalid_views, hinge_margin
         self.depth_grad_scale = depth_grad_scale
+        free = torch.zeros(num_joints, dtype=torch.bool)
+        free[list(free_2d_joints)] = True
+        self.register_buffer("free_2d", free, persistent=False)
         feature_stride = feature_stride or stride
         if feature_stride % stride:
             raise ValueError(f"feature_stride {feature_stride} must be a multiple of stride {stride}")
@@ -106,9 +109,14 @@ class PoseNet(nn.Module):
         }
         if K is not None:
             # ``detach_2d_3d`` (ours, off = the paper): the 3D path (eqs. 1-3, hence L_MC and L_B) sees the 2D
-            # detached, i.e. uv and the eq. 5 softmax weights, so the weak losses train the depth maps only.
-            uv3, z3 = (uv.detach(), geometry.relative_depth(probs.detach(), depth_maps)) if self.detach_2d_3d \
-                else (uv, out["z_rel"])
+            # detached, i.e. uv and the eq. 5 softmax weights, so the weak losses train the depth maps only;
+            # except the ``free_2d_joints`` (joints no 2D source labels), whose 2D only the weak losses can train.
+            if self.detach_2d_3d:
+                f = self.free_2d
+                uv3 = torch.where(f[:, None], uv, uv.detach())
+                z3 = geometry.relative_depth(torch.where(f[:, None, None], probs, probs.detach()), depth_maps)
+            else:
+                uv3, z3 = uv, out["z_rel"]
             if self.invalid_views == "hinge":  # ours: invalid views stay in the loss with a validity penalty
                 out["points"], out["z_root"], out["valid"], out["validity"] = geometry.reconstruct(
                     uv3, z3, K.float(), invalid="hinge", hinge_margin=self.hinge_margin)
@@ -122,7 +130,7 @@ class PoseNet(nn.Module):
         return cls(cfg.backbone, stride=cfg.stride, temperature=cfg.temperature, head_channels=cfg.head_channels,
                    feature_stride=cfg.feature_stride, detach_2d_3d=cfg.detach_2d_3d,
                    invalid_views=cfg.invalid_views, hinge_margin=cfg.hinge_margin,
-                   depth_grad_scale=cfg.depth_grad_scale)
+                   depth_grad_scale=cfg.depth_grad_scale, free_2d_joints=cfg.free_2d_joints)
 
 
 def _scale_grad(x: torch.Tensor, scale: float) -> torch.Tensor:

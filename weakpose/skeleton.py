@@ -45,6 +45,18 @@ FROM_3DHP28 = np.array([4, 23, 24, 25, 18, 19, 20, 3, 5, 6, 7, 9, 10, 11, 14, 15
 # (top of the sternum) is our thorax; MPII's upper_neck (8) has no counterpart in H36M-17 and is dropped.
 FROM_MPII16 = np.array([6, 2, 1, 0, 3, 4, 5, -1, 7, -1, 9, 13, 14, 15, 12, 11, 10])
 
+# The joints each 2D-label source of Table 1 annotates: H36M all 17, MPII all but spine and neck/nose.
+LABELLED_2D: dict[str, tuple[int, ...]] = {"H": tuple(range(J)),
+                                          "M": tuple(int(j) for j in np.nonzero(FROM_MPII16 >= 0)[0])}
+
+
+def unlabelled_joints(sources) -> tuple[int, ...]:
+    """The joints none of the 2D-label ``sources`` (keys of `LABELLED_2D`) annotates: a model trained on them
+    never saw a target there (for 2D=M: spine 7 and neck/nose 9)."""
+    labelled = set().union(*(LABELLED_2D[k] for k in sources)) if sources else set()
+    return tuple(j for j in range(J) if j not in labelled)
+
+
 # MPII's own 16-joint order (the PCKh protocol of `weakpose.metrics.pckh` works in it).
 JOINT_NAMES_MPII16: tuple[str, ...] = (
     "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "pelvis", "thorax",

@@ -25,19 +25,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from weakpose import camera, checkpoints, geometry, losses
 from weakpose.progress import progress_bar
 from weakpose.camera import inside, sample_affines, transform_points, warp_images
 from weakpose.batches import Keyed, loader
 from weakpose.config import (NOT_HASHED, TrainConfig, config_from_dict, lr_at, pretrain_steps, resolve_device,
-                             shared_2d_config)
+                             shared_2d_config, with_profile)
 from weakpose.data.loaders import Eval3D, Images2D, MultiView, open_dataset
-from weakpose.evaluate import evaluate, infer, run_summary
+from weakpose.evaluate import evaluate, run_summary
 from weakpose.history import append_history, truncate_history, write_atomic
 from weakpose.losses import LOSS_NAMES
 from weakpose.model import PoseNet
+from weakpose.pseudo import SOURCES as PSEUDO_SOURCES, pseudo_labels
 
 CKPT_KEYS = ("config", "model", "optimizer", "step", "pseudo", "pseudo_ready", "rng")
 
@@ -87,7 +88,7 @@ class Run:
         self.setsmv = [MultiView(self.data[k], "train", views=cfg.views, seed=cfg.seed) for k in cfg.mv_keys]
         self.model = PoseNet.from_config(cfg).to(self.device)
         if cfg.init_2d:
-            self._init_from_2d(self._shared_2d() if cfg.init_2d == "shared" else cfg.init_2d)
+            self._init_from_2d(self._init_2d_path())
             _seed_everything(cfg.seed)  # the same run whether the shared model was trained just now or found
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -104,15 +105,25 @@ class Run:
         self.out.mkdir(parents=True, exist_ok=True)
         self.ckpt = self.out / "checkpoints" / "last.pt"
 
-    def _shared_2d(self) -> Path:
-        """The checkpoint of this run's shared 2D model (`config.shared_2d_config`), trained first if absent."""
-        scfg = shared_2d_config(self.cfg)
+    def _init_2d_path(self) -> Path:
+        """The checkpoint ``init_2d`` names: "shared" (this run's shared 2D model), "shared:<profile>" (that
+        profile's shared 2D model of the same data: a shared model fine-tuning another), or a path."""
+        name = self.cfg.init_2d
+        if name == "shared":
+            return self._shared_2d(self.cfg)
+        if name.startswith("shared:"):
+            return self._shared_2d(with_profile(self.cfg, name.partition(":")[2]))
+        return Path(name)
+
+    def _shared_2d(self, cfg: TrainConfig) -> Path:
+        """The checkpoint of ``cfg``'s shared 2D model (`config.shared_2d_config`), trained first if absent."""
+        scfg = shared_2d_config(cfg)
         d = self.shared_root / scfg.run_id()
         if not (d / "metrics.json").is_file():
             if self.verbose:
                 print(f"[weakpose] training the shared 2D model {scfg.run_id()} ({scfg.iterations} steps, L_H on "
                       f"{scfg.sup2d}) into {d}; every row with the same 2D data and profile reuses it")
-            Run(scfg, d, self.device, self.verbose).fit()
+            Run(scfg, d, self.device, self.verbose, self.shared_root).fit()
         return d / "checkpoints" / "last.pt"
 
     def _init_from_2d(self, path: str | os.PathLike) -> None:
@@ -184,29 +195,13 @@ class Run:
         return True
 
     # --------------------------------------------------------------------------------- pseudo-labels
-    @torch.no_grad()
     def make_pseudo_labels(self) -> None:
-        """Sec. 3.3: the pre-trained 2D model labels the H and I multi-view training images once."""
-        self.model.eval()
+        """Sec. 3.3: the pre-trained 2D model labels the H and I multi-view training images once (`pseudo`)."""
         for s, k in enumerate(self.cfg.mv_keys):
-            if k not in ("H", "I"):
-                continue
-            d = self.data[k]
-            rows = np.nonzero(d.split_mask("train"))[0]
-            lab = torch.zeros(len(d), 17, 3, device=self.device)
-            ev = Images2D([d], "train")
-            for batch in progress_bar(DataLoader(ev, batch_size=self.cfg.eval_batch, num_workers=self.cfg.num_workers),
-                              desc=f"pseudo-labels {k}", disable=not self.verbose, leave=False):
-                out = infer(self.model, batch["image"].to(self.device), None, self.stored, self.margin,
-                            self.cfg.input_size, self.cfg.channels_last, autocast=self.autocast)
-                uv = transform_points(torch.linalg.inv(out["A"]), out["uv"].double()).float()
-                lab[batch["row"].to(self.device)] = torch.cat([uv, out["conf"].float()[..., None]], -1)
-            self.pseudo[s] = lab
-            if self.verbose:
-                frac = (lab[torch.as_tensor(rows, device=self.device), :, 2] > self.cfg.pseudo_tau).float().mean()
-                print(f"[weakpose] pseudo-labels for {k}: {len(rows)} images, {100 * frac:.1f}% joints above tau")
+            if k in PSEUDO_SOURCES:
+                self.pseudo[s] = pseudo_labels(self.model, self.data[k], self.cfg, self.device, self.autocast,
+                                               self.verbose)
         self.pseudo_ready = True
-        self.model.train()
 
     # --------------------------------------------------------------------------------- one step
     def loss_terms(self, b2: dict, bm: dict | None, step: int, main: bool) -> dict[str, torch.Tensor]:
