@@ -2,7 +2,7 @@
 
     python benchmarks/table1_acceptance.py --profile cpu --out results/tables/table1_acceptance.md
 
-For each formulation ("paper": the literal losses; "ours"), every check is computed from results/table1/*/metrics.json
+For each formulation with runs ("paper": the literal losses; "ours0", "ours": `config.FORMULATIONS`), every check is computed from results/table1/*/metrics.json
 and printed as PASS / FAIL / MISSING (a row not trained yet) with the numbers it compares. Nothing is tuned here.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from weakpose.config import config_from_dict, formulation_of
+from weakpose.config import FORMULATIONS, config_from_dict, formulation_of
 from weakpose.tables import collect_results
 
 CHECKS = [
@@ -71,7 +71,8 @@ def main(argv=None) -> int:
     ours = ours[(ours["folder"] == "table1") & (ours["profile"] == a.profile)].copy()
     ours["formulation"] = [formulation_of(config_from_dict(json.loads((Path(d) / "config.json").read_text())))
                            for d in ours["run_dir"]]
-    df = pd.concat([check_table(ours, f) for f in ("paper", "ours")], ignore_index=True)
+    forms = [f for f in FORMULATIONS if f in set(ours["formulation"])] or ["paper", "ours"]
+    df = pd.concat([check_table(ours, f) for f in forms], ignore_index=True)
     seeds = seed_table(ours)
     print(df.to_string(index=False))
     print(seeds.to_string(index=False))

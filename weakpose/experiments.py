@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from weakpose.config import FORMULATIONS, PROFILES
 from weakpose.progress import ENV as ENV_PROGRESS
 from weakpose.runs import project_root, results_dir, run_dir
 from weakpose.tables import ROWS, TABLES, _lookup, row_config
@@ -126,9 +127,10 @@ def main(argv: list[str] | None = None) -> int:
                "  history.csv, per_sample.csv, checkpoints/last.pt; a line per row while it runs and a summary at the\n"
                "  end. Tables and figures: papermill notebooks/results.ipynb results/results-out.ipynb.")
     p.add_argument("table", choices=[*TABLES, "all"])
-    p.add_argument("--profile", choices=["smoke", "small", "cpu", "paper"], default="small")
-    p.add_argument("--formulation", choices=["paper", "ours", "both"], default="paper",
-                   help="the paper's literal losses, ours (README 'Weak supervision'), or both one after the other")
+    p.add_argument("--profile", choices=list(PROFILES), default="small")
+    p.add_argument("--formulation", choices=[*FORMULATIONS, "both"], default="paper",
+                   help="the paper's literal losses, ours (README 'Weak supervision'; ours0: its first version, the "
+                   "cpu profile's committed rows), or both (paper and ours) one after the other")
     p.add_argument("--rerun", action="store_true", help="re-execute rows that already have metrics.json")
     p.add_argument("--source", choices=["synthetic", "real"], default="synthetic")
     p.add_argument("--data-root", default="", help="dataset root (default: $WEAKPOSE_DATA or ~/.cache/weakpose)")

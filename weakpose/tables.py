@@ -76,9 +76,10 @@ def _lookup(table: str, name: str) -> dict:
 
 def label_of(cfg: TrainConfig) -> str:
     """How our runs are labelled in the tables: "ours (<source>, <profile>)", plus ", fixed" for the "ours"
-    formulation (the paper's literal losses carry no suffix)."""
+    formulation, ", fixed v0" for "ours0" (the paper's literal losses carry no suffix)."""
     f = formulation_of(cfg)
-    return f"ours ({cfg.source}, {cfg.profile}{'' if f == 'paper' else ', fixed' if f == 'ours' else ', custom'})"
+    suffix = {"paper": "", "ours": ", fixed", "ours0": ", fixed v0"}.get(f, ", custom")
+    return f"ours ({cfg.source}, {cfg.profile}{suffix})"
 
 
 def match_rows(cfg: TrainConfig) -> dict[str, str]:
