@@ -63,6 +63,9 @@ VARIANTS: dict[str, dict] = {
     "hinge100+b3": dict(invalid="hinge", gamma=100.0, hinge_margin=0.01, beta=3.0),
     "bones+hinge100+b10": dict(root_depth="bones", invalid="hinge", gamma=100.0, beta=10.0),
     "bones+sq+hinge+b10": dict(root_depth="bones", distance="squared", invalid="hinge", gamma=10.0, beta=10.0),
+    # the trainer's "ours" formulation (config.FORMULATIONS) on free depths
+    "ours": dict(distance="squared", invalid="hinge", gamma=100.0, hinge_margin=0.01, beta=10.0, chi=10.0,
+                 chi_margin=0.1),
 }
 QUICK_VARIANTS = ("literal", "hinge100+b3")
 
