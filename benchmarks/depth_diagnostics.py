@@ -11,6 +11,10 @@ weak row of results/table1 plus results/ablations), on the first ``--n`` test ro
 - ``p_mpjpe_sub``: P-MPJPE (mm) on these rows; ``p_mpjpe_unmirrored``: the same with each mirrored image's
   root-relative depth negated (a sign oracle): how much of the error the mirror alone explains;
   ``flat_p_mpjpe``: the same rows with the depth set to zero (the flat pose of the same 2D).
+- ``chiral_ok``: fraction of predictions whose handedness (`losses.chirality`) clears the chirality prior's margin
+  0.1; ``mirrored_chiral_ok``: the same over the mirrored images only (high = the prior is satisfied although the
+  body is mirrored: the triple product hinges on the nose's depth, which a mirrored body can keep unmirrored);
+  ``nose_forward_agree``: fraction of images whose nose-minus-thorax depth has the ground truth's sign.
 
     python benchmarks/depth_diagnostics.py --out results/ablations/depth_diagnostics.md
 
@@ -27,7 +31,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from weakpose import metrics
+from weakpose import losses, metrics, skeleton
 from weakpose.config import config_from_dict, formulation_of
 from weakpose.data.loaders import open_for
 from weakpose.evaluate import infer_rows, test_rows
@@ -47,7 +51,17 @@ def depth_stats(pose_mm: np.ndarray, gt3d: np.ndarray) -> dict[str, float]:
             "depth_ratio": float(np.abs(zp).mean() / max(np.abs(zg).mean(), 1e-9)),
             "p_mpjpe_sub": float(metrics.p_mpjpe(P, G).mean()),
             "p_mpjpe_unmirrored": float(metrics.p_mpjpe(_with_depth(P, np.where(s[:, None] < 0, -1, 1) * zp), G).mean()),
-            "flat_p_mpjpe": float(metrics.p_mpjpe(_with_depth(P, 0 * zp), G).mean())}
+            "flat_p_mpjpe": float(metrics.p_mpjpe(_with_depth(P, 0 * zp), G).mean()),
+            **handedness(P, G, s < 0)}
+
+
+def handedness(P: np.ndarray, G: np.ndarray, mirrored: np.ndarray, margin: float = 0.1) -> dict[str, float]:
+    """The chirality statistics of the module docstring; P, G root-relative (N, J, 3), mirrored (N,) bool."""
+    ok = losses.chirality(torch.from_numpy(np.asarray(P, np.float64))).numpy() > margin
+    nose = skeleton.NECK + 1
+    agree = np.sign(P[:, nose, 2] - P[:, skeleton.NECK, 2]) == np.sign(G[:, nose, 2] - G[:, skeleton.NECK, 2])
+    return {"chiral_ok": float(ok.mean()), "mirrored_chiral_ok": float(ok[mirrored].mean()) if mirrored.any() else
+            float("nan"), "nose_forward_agree": float(agree.mean())}
 
 
 def _with_depth(P: np.ndarray, z: np.ndarray) -> np.ndarray:

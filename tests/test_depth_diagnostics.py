@@ -39,3 +39,20 @@ def test_depth_mirror_flat_and_lean():
     assert np.isclose(dd.depth_stats(lean, g)["lean"], -1)
     half = g[:, :1] + rel * 0.5
     assert np.isclose(dd.depth_stats(half, g)["xy_ratio"], 0.5)
+
+
+def test_handedness_flips_with_the_mirror_and_sees_a_mirror_that_keeps_its_nose():
+    g = _poses(64, seed=3)
+    rel = g - g[:, :1]
+    s = dd.depth_stats(g.copy(), g)
+    mirrored = g[:, :1] + rel * np.array([1, 1, -1.0])
+    m = dd.depth_stats(mirrored, g)
+    # chirality(mirror) = -chirality(pose): the share above +0.1 becomes the share below -0.1
+    c = dd.losses.chirality(dd.torch.from_numpy(rel)).numpy()
+    assert np.isclose(s["chiral_ok"], np.mean(c > 0.1)) and np.isclose(m["chiral_ok"], np.mean(c < -0.1))
+    assert 0 < m["chiral_ok"] < 1 and s["nose_forward_agree"] == 1.0
+    assert m["nose_forward_agree"] == 0.0 and m["mirrored"] == 1.0
+    keep = mirrored.copy()
+    keep[:, 9, 2] = g[:, 9, 2] - g[:, 8, 2] + keep[:, 8, 2]     # the mirrored body keeps its nose in front
+    k = dd.depth_stats(keep, g)
+    assert k["mirrored"] > 0.9 and k["nose_forward_agree"] == 1.0
