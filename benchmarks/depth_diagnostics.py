@@ -32,11 +32,8 @@ import pandas as pd
 import torch
 
 from weakpose import losses, metrics, skeleton
-from weakpose.config import config_from_dict, formulation_of
-from weakpose.data.loaders import open_for
-from weakpose.evaluate import infer_rows, test_rows
-from weakpose.model import load_checkpoint
-from weakpose.runs import checkpoint_of
+from weakpose.config import formulation_of
+from weakpose.runs import infer_test_rows
 from weakpose.tables import to_markdown
 
 
@@ -71,18 +68,14 @@ def _with_depth(P: np.ndarray, z: np.ndarray) -> np.ndarray:
 
 
 def diagnose(run: Path, n: int) -> dict:
-    cfg = config_from_dict(json.loads((run / "config.json").read_text()))
+    cfg, res = infer_test_rows(run, n)
     m = json.loads((run / "metrics.json").read_text())
     line = {"run": f"{run.parent.name}/{run.name}", "formulation": formulation_of(cfg), "mode": cfg.mode,
             "sup2d": cfg.sup2d, "mv": cfg.mv, "seed": cfg.seed, "beta": cfg.beta,
             "chirality_weight": cfg.chirality_weight, "mpjpe": m["mpjpe"], "p_mpjpe": m["p_mpjpe"],
             "px256": m["mpjpe_2d_px256"]}
-    ckpt = checkpoint_of(run)
-    if ckpt is None or not Path(ckpt).is_file():
+    if res is None:
         return {**line, "note": "no checkpoint"}
-    model, mcfg, _ = load_checkpoint(ckpt, "cpu")
-    ds = open_for(cfg, cfg.eval_on)
-    res = infer_rows(model, mcfg, ds, test_rows(ds, n), "cpu")
     return {**line, **depth_stats(res["pose_mm"], res["gt3d"]), "note": ""}
 
 

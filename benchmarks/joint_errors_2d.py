@@ -12,7 +12,6 @@ for the unlabelled joints. Needs the runs' checkpoints (gitignored: retrain a ru
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +19,8 @@ import pandas as pd
 import torch
 
 from weakpose import skeleton
-from weakpose.config import config_from_dict, formulation_of
-from weakpose.data.loaders import open_for
-from weakpose.evaluate import infer_rows, test_rows
-from weakpose.model import load_checkpoint
-from weakpose.runs import checkpoint_of
+from weakpose.config import formulation_of
+from weakpose.runs import infer_test_rows
 from weakpose.tables import to_markdown
 
 
@@ -47,16 +43,12 @@ def summarise(per_joint: np.ndarray, counts: np.ndarray, unlabelled: tuple[int, 
 
 
 def measure(run: Path, n: int) -> dict:
-    cfg = config_from_dict(json.loads((run / "config.json").read_text()))
+    cfg, res = infer_test_rows(run, n)
     line = {"run": f"{run.parent.name}/{run.name}", "formulation": formulation_of(cfg), "mode": cfg.mode,
             "sup2d": cfg.sup2d, "mv": cfg.mv, "input": cfg.input_size, "free_unlabelled_2d": cfg.free_unlabelled_2d}
-    ckpt = checkpoint_of(run)
-    if ckpt is None or not Path(ckpt).is_file():
+    if res is None:
         return {**line, "note": "no checkpoint"}
-    model, mcfg, _ = load_checkpoint(ckpt, "cpu")
-    ds = open_for(cfg, cfg.eval_on)
-    res = infer_rows(model, mcfg, ds, test_rows(ds, n), "cpu")
-    per = joint_errors(res["uv"], res["gt2d"], res["vis2d"], mcfg.input_size)
+    per = joint_errors(res["uv"], res["gt2d"], res["vis2d"], cfg.input_size)
     free = skeleton.unlabelled_joints(cfg.sup2d_keys)
     out = {**line, **summarise(per, res["vis2d"].sum(0), free)}
     out.update({name: float(v) for name, v in zip(skeleton.JOINT_NAMES, per)})

@@ -160,3 +160,21 @@ def find_or_train_checkpoint(checkpoint: str = "", results_root: str | os.PathLi
     return out / "checkpoints" / "last.pt"
 
 
+
+
+def infer_test_rows(run: str | os.PathLike, n: int) -> tuple[TrainConfig, dict | None]:
+    """A committed run's configuration and `evaluate.infer_rows` of its checkpoint on the first ``n`` test rows of
+    its evaluation split (on the CPU), or (config, None) when the run has no checkpoint (they are not in git)."""
+    from weakpose.config import config_from_dict
+    from weakpose.data.loaders import open_for
+    from weakpose.evaluate import infer_rows, test_rows
+    from weakpose.model import load_checkpoint
+
+    run = Path(run)
+    cfg = config_from_dict(json.loads((run / "config.json").read_text()))
+    ckpt = checkpoint_of(run)
+    if ckpt is None or not Path(ckpt).is_file():
+        return cfg, None
+    model, mcfg, _ = load_checkpoint(ckpt, "cpu")
+    ds = open_for(cfg, cfg.eval_on)
+    return cfg, infer_rows(model, mcfg, ds, test_rows(ds, n), "cpu")
