@@ -14,7 +14,9 @@ weak row of results/table1 plus results/ablations), on the first ``--n`` test ro
 - ``chiral_ok``: fraction of predictions whose handedness (`losses.chirality`) clears the chirality prior's margin
   0.1; ``mirrored_chiral_ok``: the same over the mirrored images only (high = the prior is satisfied although the
   body is mirrored: the triple product hinges on the nose's depth, which a mirrored body can keep unmirrored);
-  ``nose_forward_agree``: fraction of images whose nose-minus-thorax depth has the ground truth's sign.
+  ``nose_forward_agree``: fraction of images whose nose-minus-thorax depth has the ground truth's sign;
+  ``knees_ok`` / ``mirrored_knees_ok``: the same as chiral_ok for the knees (`losses.knee_handedness` > 0 on both:
+  both knees bend backwards), over all / the mirrored images (the ground truth: 100 %).
 
     python benchmarks/depth_diagnostics.py --out results/ablations/depth_diagnostics.md
 
@@ -57,8 +59,10 @@ def handedness(P: np.ndarray, G: np.ndarray, mirrored: np.ndarray, margin: float
     ok = losses.chirality(torch.from_numpy(np.asarray(P, np.float64))).numpy() > margin
     nose = skeleton.NECK + 1
     agree = np.sign(P[:, nose, 2] - P[:, skeleton.NECK, 2]) == np.sign(G[:, nose, 2] - G[:, skeleton.NECK, 2])
-    return {"chiral_ok": float(ok.mean()), "mirrored_chiral_ok": float(ok[mirrored].mean()) if mirrored.any() else
-            float("nan"), "nose_forward_agree": float(agree.mean())}
+    knees = (losses.knee_handedness(torch.from_numpy(np.asarray(P, np.float64))).numpy() > 0).all(-1)
+    sub = lambda x: float(x[mirrored].mean()) if mirrored.any() else float("nan")  # noqa: E731
+    return {"chiral_ok": float(ok.mean()), "mirrored_chiral_ok": sub(ok), "nose_forward_agree": float(agree.mean()),
+            "knees_ok": float(knees.mean()), "mirrored_knees_ok": sub(knees)}
 
 
 def _with_depth(P: np.ndarray, z: np.ndarray) -> np.ndarray:

@@ -47,7 +47,7 @@ from weakpose.camera import identity_affines, project, transform_points
 from weakpose.data.loaders import open_dataset
 
 DEFAULT = dict(root_depth="neck", bone_rescale=True, invalid="mask", gamma=0.0, distance="euclidean",
-               alpha=10.0, beta=100.0, chi=0.0, chi_margin=0.0, hinge_margin=0.0)
+               alpha=10.0, beta=100.0, chi=0.0, chi_margin=0.0, chi_terms=("nose",), hinge_margin=0.0)
 
 # Formulations; "literal" is the paper's (eqs. 3, 8, 11 with alpha = 10, beta = 100, Appendix A).
 VARIANTS: dict[str, dict] = {
@@ -63,9 +63,11 @@ VARIANTS: dict[str, dict] = {
     "hinge100+b3": dict(invalid="hinge", gamma=100.0, hinge_margin=0.01, beta=3.0),
     "bones+hinge100+b10": dict(root_depth="bones", invalid="hinge", gamma=100.0, beta=10.0),
     "bones+sq+hinge+b10": dict(root_depth="bones", distance="squared", invalid="hinge", gamma=10.0, beta=10.0),
-    # the trainer's "ours" formulation (config.FORMULATIONS) on free depths
+    # the trainer's "ours" / "ours1" formulations (config.FORMULATIONS) on free depths
+    "ours1": dict(distance="squared", invalid="hinge", gamma=100.0, hinge_margin=0.01, beta=10.0, chi=10.0,
+                  chi_margin=0.1),
     "ours": dict(distance="squared", invalid="hinge", gamma=100.0, hinge_margin=0.01, beta=10.0, chi=10.0,
-                 chi_margin=0.1),
+                 chi_margin=0.1, chi_terms=("nose", "knees")),
 }
 QUICK_VARIANTS = ("literal", "hinge100+b3")
 
@@ -135,7 +137,7 @@ def objective(uv, z_rel, K, Rcam, mean_bone, B, C, p: dict, known_R: bool) -> di
         terms["validity"] = losses.validity_penalty(out[3])
         total = total + p["gamma"] * terms["validity"]
     if p["chi"]:
-        terms["chirality"] = losses.chirality_loss(points, valid, p["chi_margin"])
+        terms["chirality"] = losses.chirality_loss(points, valid, p["chi_margin"], tuple(p["chi_terms"]))
         total = total + p["chi"] * terms["chirality"]
     terms["total"] = total
     terms["points"], terms["valid"] = points, valid

@@ -275,3 +275,59 @@ def test_chirality_loss_hinge():
     assert c[0] > 0 > c[1]
     torch.testing.assert_close(L.chirality_loss(body), torch.relu(-c).mean())
     torch.testing.assert_close(L.chirality_loss(body, torch.tensor([True, False])), torch.zeros((), dtype=torch.float64))
+
+
+# ---------------------------------------------------------------- knee / elbow handedness
+def _leg_body(flexion_deg: float) -> torch.Tensor:
+    """Hips on the body's left/right (+x / -x in the camera view), body facing the camera (-z), image-y down;
+    both knees bent by ``flexion_deg``: the ankle goes backwards (+z, away from the camera)."""
+    body = torch.zeros(17, 3, dtype=torch.float64)
+    a = math.radians(flexion_deg)
+    for hip, knee, ankle, x in ((1, 2, 3, -0.1), (4, 5, 6, 0.1)):
+        body[hip] = torch.tensor([x, 0.0, 0.0])
+        body[knee] = torch.tensor([x, 0.45, 0.0])                               # thigh straight down
+        body[ankle] = body[knee] + 0.4 * torch.tensor([0.0, math.cos(a), math.sin(a)])
+    return body
+
+
+def test_knee_handedness_is_the_sine_of_the_flexion_and_flips_under_a_mirror(rng):
+    body = _leg_body(40.0)
+    k = L.knee_handedness(body)
+    torch.testing.assert_close(k, torch.full((2,), math.sin(math.radians(40.0)), dtype=torch.float64))
+    torch.testing.assert_close(L.knee_handedness(_leg_body(0.0)), torch.zeros(2, dtype=torch.float64))
+    mirrored = body * torch.tensor([1.0, 1.0, -1.0], dtype=body.dtype)
+    torch.testing.assert_close(L.knee_handedness(mirrored), -k)
+    R = random_rotation(rng, 1)[0]
+    torch.testing.assert_close(L.knee_handedness(3.0 * body @ R.T), k)      # rotation and scale invariant
+
+
+def test_knees_are_positive_on_every_synthetic_body():
+    """The sign convention against the synthetic world's own kinematics (knee flexion 0-150 deg): every sampled
+    body has both knee signals >= 0 (and > 0.05 on most), its depth mirror <= 0."""
+    import numpy as np
+    from weakpose.data.synth import poses as sp
+    rng = np.random.default_rng(0)
+    shape = sp.random_shape(rng)
+    J = torch.tensor(np.stack([sp.sample_pose(f, shape, rng).joints for f in sp.FAMILIES for _ in range(40)]))
+    k = L.knee_handedness(J)
+    assert (k > -1e-9).all() and (k > 0.05).float().mean() > 0.6
+    assert (L.knee_handedness(J * torch.tensor([1.0, 1.0, -1.0], dtype=J.dtype)) < 1e-9).all()
+    e = L.elbow_handedness(J)
+    assert (e > 0).float().mean() > 0.8                                    # weaker: the axis turns with the shoulder
+
+
+def test_handedness_terms_and_the_loss_over_them():
+    body = _leg_body(40.0)
+    body[8] = torch.tensor([0.0, -1.0, 0.0])
+    body[9] = torch.tensor([0.0, -1.1, -0.1])                              # nose towards the camera
+    h = L.handedness(body, ("nose", "knees"))
+    torch.testing.assert_close(h, torch.cat([L.chirality(body)[None], L.knee_handedness(body)]))
+    assert L.handedness(body, ("nose", "knees", "elbows")).shape == (5,)
+    with pytest.raises(ValueError, match="handedness terms"):
+        L.handedness(body, ("toes",))
+    # a mirrored body that keeps its nose in front clears the nose-only prior but not the knees
+    fake = body * torch.tensor([1.0, 1.0, -1.0], dtype=body.dtype)
+    fake[9, 2] = -0.1
+    assert L.chirality_loss(fake[None], margin=0.1) == 0
+    both = L.chirality_loss(fake[None], margin=0.1, terms=("nose", "knees"))
+    torch.testing.assert_close(both, (0.1 - L.knee_handedness(fake)).sum() / 3)

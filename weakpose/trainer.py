@@ -259,7 +259,8 @@ class Run:
             if on["limb"]:
                 t["limb"] = losses.limb_length_loss(pts.flatten(0, 1), conf.flatten(0, 1), self.bone_norm, mask.flatten())
             if on["chirality"]:
-                t["chirality"] = losses.chirality_loss(pts.flatten(0, 1), mask.flatten(), cfg.chirality_margin)
+                t["chirality"] = losses.chirality_loss(pts.flatten(0, 1), mask.flatten(), cfg.chirality_margin,
+                                                         tuple(cfg.chirality_terms.split("+")))
         t["total"] = losses.weighted_total(t, cfg)
         return t
 
