@@ -331,3 +331,24 @@ def test_handedness_terms_and_the_loss_over_them():
     assert L.chirality_loss(fake[None], margin=0.1) == 0
     both = L.chirality_loss(fake[None], margin=0.1, terms=("nose", "knees"))
     torch.testing.assert_close(both, (0.1 - L.knee_handedness(fake)).sum() / 3)
+
+
+# ---------------------------------------------------------------- gradient clipping (mv_grad_clip)
+def test_clip_to_running_norm_starts_the_mean_then_bounds_a_spike():
+    from weakpose.clipping import clip_to_running_norm
+    p = torch.nn.Parameter(torch.zeros(3, dtype=torch.float64))
+    q = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
+    p.grad, q.grad = torch.tensor([3.0, 0.0, 0.0], dtype=torch.float64), torch.tensor([0.0, 4.0], dtype=torch.float64)
+    run = clip_to_running_norm([p, q], torch.zeros((), dtype=torch.float64), factor=3.0)
+    torch.testing.assert_close(run, torch.tensor(5.0, dtype=torch.float64))          # first call: starts at |g|
+    torch.testing.assert_close(p.grad, torch.tensor([3.0, 0.0, 0.0], dtype=torch.float64))  # and leaves g alone
+    p.grad, q.grad = p.grad * 100, q.grad * 100                                      # a spike: |g| = 500
+    run2 = clip_to_running_norm([p, q], run, factor=3.0, decay=0.9)
+    total = torch.cat([p.grad, q.grad]).norm()
+    torch.testing.assert_close(total, torch.tensor(15.0, dtype=torch.float64))       # clipped to 3 x 5, same direction
+    torch.testing.assert_close(p.grad / total, torch.tensor([0.6, 0.0, 0.0], dtype=torch.float64))
+    torch.testing.assert_close(run2, torch.tensor(0.9 * 5 + 0.1 * 15, dtype=torch.float64))  # the clipped norm enters
+    p.grad, q.grad = p.grad / 15, q.grad / 15                                        # a small one: untouched
+    clip_to_running_norm([p, q], run2, factor=3.0)
+    torch.testing.assert_close(torch.cat([p.grad, q.grad]).norm(), torch.tensor(1.0, dtype=torch.float64))
+

@@ -207,3 +207,25 @@ def test_init_2d_shared_profile_trains_that_profiles_shared_model_first(data_roo
     assert (want / "metrics.json").is_file() and [p.name for p in (tmp_path / "sh").iterdir()] == [want.name]
     src = torch.load(want / "checkpoints" / "last.pt", map_location="cpu", weights_only=False)["model"]
     assert torch.equal(run.model.heat.weight, src["heat.weight"])
+
+
+def test_mv_grad_clip_is_a_weak_row_switch(data_root, tmp_path):
+    """Off by default; a field of the multi-view term (`TERM_FIELDS`): the FS / 2D-only rows keep their run id; on a
+    weak row the trainer clips, keeps the running norm in its checkpoint and resumes it."""
+    import pandas as pd
+    from weakpose.config import make_config
+    from weakpose.trainer import Run
+    fs = make_config("smoke", data_root=data_root, sup3d="H", mv="")
+    assert fs.run_id() == make_config("smoke", data_root=data_root, sup3d="H", mv="", mv_grad_clip=3.0).run_id()
+    on = make_config("smoke", data_root=data_root, sup2d="M", mv="H", mv_grad_clip=3.0, iterations=4,
+                     pretrain_iterations=1, ckpt_every=2)
+    assert on.run_id() != make_config("smoke", data_root=data_root, sup2d="M", mv="H", iterations=4,
+                                      pretrain_iterations=1, ckpt_every=2).run_id()
+    run = Run(on, tmp_path / "clip", device=torch.device("cpu"), verbose=False)
+    run.fit()
+    assert run.grad_norm > 0
+    state = torch.load(tmp_path / "clip" / "checkpoints" / "last.pt", weights_only=True)
+    torch.testing.assert_close(state["grad_norm"], run.grad_norm)
+    again = Run(on, tmp_path / "clip", device=torch.device("cpu"), verbose=False)
+    assert again.try_resume() and torch.equal(again.grad_norm, run.grad_norm)
+    assert pd.read_csv(tmp_path / "clip" / "history.csv")["total"].notna().all()

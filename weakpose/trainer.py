@@ -36,6 +36,7 @@ from weakpose.config import (NOT_HASHED, TrainConfig, config_from_dict, lr_at, p
 from weakpose.data.loaders import Eval3D, Images2D, MultiView, open_dataset
 from weakpose.evaluate import evaluate, run_summary
 from weakpose.history import append_history, truncate_history, write_atomic
+from weakpose.clipping import clip_to_running_norm
 from weakpose.losses import LOSS_NAMES
 from weakpose.model import PoseNet
 from weakpose.pseudo import SOURCES as PSEUDO_SOURCES, pseudo_labels
@@ -96,6 +97,7 @@ class Run:
         self.pseudo: dict[int, torch.Tensor] = {}   # mv source index -> (rows, J, 3) [u, v stored px, conf]
         self.pseudo_ready = False
         self.step = 0
+        self.grad_norm = torch.zeros((), device=self.device)  # running gradient norm of `clipping` (0 = not started)
         self.fwd = self.model
         if self.world > 1:
             self.fwd = torch.nn.parallel.DistributedDataParallel(self.model, find_unused_parameters=True)
@@ -152,7 +154,7 @@ class Run:
             return
         state = {"config": dataclasses.asdict(self.cfg), "model": self.model.state_dict(),
                  "optimizer": self.opt.state_dict(), "step": self.step, "pseudo": self.pseudo,
-                 "pseudo_ready": self.pseudo_ready, "rng": checkpoints.rng_state()}
+                 "pseudo_ready": self.pseudo_ready, "rng": checkpoints.rng_state(), "grad_norm": self.grad_norm}
         checkpoints.write_checkpoint(state, self.ckpt.parent, self.step, self.cfg.keep_checkpoints, CKPT_KEYS)
 
     def try_resume(self, restart_if_unreadable: bool = False) -> bool:
@@ -189,6 +191,7 @@ class Run:
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["optimizer"])
         self.step, self.pseudo, self.pseudo_ready = state["step"], state["pseudo"], state["pseudo_ready"]
+        self.grad_norm = state.get("grad_norm", self.grad_norm).to(self.device)   # absent before mv_grad_clip
         checkpoints.set_rng_state(state["rng"])
         if self.verbose:
             print(f"[weakpose] resumed {path} at step {self.step}")
@@ -307,6 +310,8 @@ class Run:
         terms = self.loss_terms(b2, bm, self.step, main)
         self.opt.zero_grad(set_to_none=True)
         terms["total"].backward()
+        if main and self.cfg.mv_grad_clip > 0 and self.cfg.loss_terms()["mc"]:
+            self.grad_norm = clip_to_running_norm(self.model.parameters(), self.grad_norm, self.cfg.mv_grad_clip)
         self.opt.step()
         self.step += 1
         return terms
