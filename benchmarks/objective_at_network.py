@@ -52,7 +52,9 @@ def objective(cfg, uv, z, K_in, conf, bone_norm, R=None) -> float:
     if on["validity"]:
         t["validity"] = losses.validity_penalty(rec[3])
     if on["chirality"]:
-        t["chirality"] = losses.chirality_loss(pts, mask[0], cfg.chirality_margin)
+        t["chirality"] = losses.chirality_loss(pts, mask[0], cfg.chirality_margin, cfg.chirality_keys)
+    if on["foreshortening"]:
+        t["foreshortening"] = losses.foreshortening_loss(pts, mask[0], cfg.foreshortening_margin)
     return float(losses.weighted_total(t, cfg))
 
 

@@ -33,16 +33,16 @@ def test_config_round_trips_through_json():
 
 
 @pytest.mark.parametrize("row, terms", [
-    (dict(sup3d="H", mv=""), {"heatmap": True, "depth": True, "mc": False, "limb": False, "validity": False, "chirality": False}),
-    (dict(mv="H"), {"heatmap": True, "depth": False, "mc": True, "limb": True, "validity": False, "chirality": False}),
-    (dict(mv="H", use_heatmap_loss=False), {"heatmap": False, "depth": False, "mc": True, "limb": True, "validity": False, "chirality": False}),
-    (dict(sup2d="M", mv=""), {"heatmap": True, "depth": False, "mc": False, "limb": False, "validity": False, "chirality": False}),
+    (dict(sup3d="H", mv=""), {"heatmap": True, "depth": True, "mc": False, "limb": False, "validity": False, "chirality": False, "foreshortening": False}),
+    (dict(mv="H"), {"heatmap": True, "depth": False, "mc": True, "limb": True, "validity": False, "chirality": False, "foreshortening": False}),
+    (dict(mv="H", use_heatmap_loss=False), {"heatmap": False, "depth": False, "mc": True, "limb": True, "validity": False, "chirality": False, "foreshortening": False}),
+    (dict(sup2d="M", mv=""), {"heatmap": True, "depth": False, "mc": False, "limb": False, "validity": False, "chirality": False, "foreshortening": False}),
 ])
 def test_loss_terms_by_stage(row, terms):
     cfg = C.make_config("smoke", **row)
     assert cfg.loss_terms("main") == terms
     assert cfg.loss_terms("pretrain") == {"heatmap": True, "depth": False, "mc": False, "limb": False,
-                                          "validity": False, "chirality": False}
+                                          "validity": False, "chirality": False, "foreshortening": False}
     with pytest.raises(ValueError, match="stage"):
         cfg.loss_terms("warmup")
 
@@ -80,7 +80,7 @@ def test_chirality_terms_rename_and_relabel_only_the_rows_that_use_the_prior():
     from weakpose.config import FORMULATIONS, formulation_of
     ours, ours1 = FORMULATIONS["ours2"], FORMULATIONS["ours1"]
     fs = [C.make_config("cpu128", sup3d="H", mv="", **f) for f in (ours, ours1)]
-    assert fs[0].run_id() == fs[1].run_id() and formulation_of(fs[0]) == formulation_of(fs[1]) == "ours"  # the newest
+    assert fs[0].run_id() == fs[1].run_id() and formulation_of(fs[0]) == formulation_of(fs[1]) == "ours"
     ws = [C.make_config("cpu128", sup2d="M", mv="H", **f) for f in (ours, ours1)]
     assert ws[0].run_id() != ws[1].run_id()
     assert [formulation_of(c) for c in ws] == ["ours2", "ours1"]

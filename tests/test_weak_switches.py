@@ -229,3 +229,24 @@ def test_mv_grad_clip_is_a_weak_row_switch(data_root, tmp_path):
     again = Run(on, tmp_path / "clip", device=torch.device("cpu"), verbose=False)
     assert again.try_resume() and torch.equal(again.grad_norm, run.grad_norm)
     assert pd.read_csv(tmp_path / "clip" / "history.csv")["total"].notna().all()
+
+
+def test_foreshortening_term_is_a_weak_row_switch(data_root, tmp_path):
+    """Off by default (the paper); its weight and margin are fields of its term (`TERM_FIELDS`): the FS row keeps its
+    run id; on a weak row the trainer adds foreshortening_weight x the hinge and logs it."""
+    fs = make_config("smoke", data_root=data_root, sup3d="H", mv="")
+    assert fs.run_id() == make_config("smoke", data_root=data_root, sup3d="H", mv="", foreshortening_weight=10.0).run_id()
+    base = make_config("smoke", data_root=data_root, sup2d="M", mv="H")
+    assert not base.loss_terms()["foreshortening"]
+    on = make_config("smoke", data_root=data_root, sup2d="M", mv="H", foreshortening_weight=10.0, iterations=3,
+                     pretrain_iterations=1)
+    assert on.loss_terms()["foreshortening"] and on.run_id() != base.run_id()
+    Run(on, tmp_path / "fore", device=torch.device("cpu"), verbose=False).fit()
+    main_rows = pd.read_csv(tmp_path / "fore" / "history.csv").query("stage == 'main'")
+    assert np.isfinite(main_rows["foreshortening"]).all() and (main_rows["foreshortening"] >= 0).all()
+    # its gradient reaches the depth: a body turned into depth is pushed back towards the image plane
+    body = torch.tensor(np.random.default_rng(0).normal(size=(1, 17, 3)) * [0.1, 0.1, 1.0], requires_grad=True)
+    loss = losses.foreshortening_loss(body, margin=0.5)
+    assert loss > 0
+    loss.backward()
+    assert body.grad[..., 2].abs().sum() > 0

@@ -81,6 +81,9 @@ class TrainConfig:
     chirality_margin: float = 0.1  # its margin on the normalised triple product (in [-1, 1])
     chirality_terms: str = "nose"  # the handedness signals it hinges (`losses.handedness`): "nose" (nose in front of
                                    # the thorax) | "nose+knees" (ours: + both knees bend backwards) | + "elbows"
+    foreshortening_weight: float = 0.0  # ours: weight of the foreshortening hinge on the multi-view poses
+                                        # (`losses.foreshortening_loss`: no body seen end-on; 0 = off)
+    foreshortening_margin: float = 0.5  # its margin on the in-image share of the bone lengths (in [0, 1])
     mv_grad_clip: float = 0.0     # ours: in the main stage of rows with multi-view losses, clip the gradient norm to
                                   # this many times its running mean (`clipping.clip_to_running_norm`; 0 = off)
     aug_scale: float = 0.2        # +-20 %
@@ -139,12 +142,14 @@ class TrainConfig:
         """The loss terms switched on in ``stage``: "pretrain" (Appendix A: L_H on the 2D-labelled images only) or
         "main" (what the mode decides). The one place where terms are switched; the trainer asks nothing else."""
         if stage == "pretrain":
-            return {"heatmap": True, "depth": False, "mc": False, "limb": False, "validity": False, "chirality": False}
+            return {"heatmap": True, "depth": False, "mc": False, "limb": False, "validity": False, "chirality": False,
+                    "foreshortening": False}
         if stage != "main":
             raise ValueError(f"stage must be 'pretrain' or 'main', got {stage!r}")
         return {"heatmap": self.use_heatmap_loss, "depth": bool(self.sup3d),
                 "mc": bool(self.mv), "limb": bool(self.mv), "validity": bool(self.mv) and self.validity_weight > 0,
-                "chirality": bool(self.mv) and self.chirality_weight > 0}
+                "chirality": bool(self.mv) and self.chirality_weight > 0,
+                "foreshortening": bool(self.mv) and self.foreshortening_weight > 0}
 
     @property
     def free_2d_joints(self) -> tuple[int, ...]:
@@ -159,6 +164,10 @@ class TrainConfig:
     @property
     def sup2d_keys(self) -> tuple[str, ...]:
         return tuple(k for k in self.sup2d.split("+") if k)
+
+    @property
+    def chirality_keys(self) -> tuple[str, ...]:
+        return tuple(k for k in self.chirality_terms.split("+") if k)
 
     def run_id(self) -> str:
         """Readable id derived from the configuration (plus a short hash of everything else)."""
@@ -179,11 +188,12 @@ class TrainConfig:
 LATER_FIELDS: tuple[str, ...] = ("init_2d", "detach_2d_3d", "mc_distance", "oracle_2d_3d", "invalid_views",
                                  "validity_weight", "hinge_margin", "depth_grad_scale", "chirality_weight",
                                  "chirality_margin", "free_unlabelled_2d", "pretrain_from", "chirality_terms",
-                                 "mv_grad_clip")
+                                 "mv_grad_clip", "foreshortening_weight", "foreshortening_margin")
 # Fields that only parametrise one loss term: while that term is off (`loss_terms`) they change nothing a run
 # computes, so they leave its run id and its formulation (`formulation_of`) alone: a new chirality signal does not
 # rename, nor re-label, the rows without multi-view images (FS, 2D-only), which never use the prior.
-TERM_FIELDS: dict[str, str] = {"chirality_margin": "chirality", "chirality_terms": "chirality", "mv_grad_clip": "mc"}
+TERM_FIELDS: dict[str, str] = {"chirality_margin": "chirality", "chirality_terms": "chirality", "mv_grad_clip": "mc",
+                               "foreshortening_weight": "foreshortening", "foreshortening_margin": "foreshortening"}
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 
@@ -223,7 +233,8 @@ PROFILES: dict[str, dict] = {
 # "ours0" is the first fix (the committed cpu-profile rows of stop 16); "ours1" adds the two measured since: the
 # chirality prior (the depth mirror eq. 10 cannot see) and the free unlabelled joints (2D=M's spine and neck/nose);
 # "ours2" hinges the knees' bending direction too (a mirrored body kept the nose in front on 96 % of its images);
-# "ours" clips the weak rows' gradient spikes (one batch at WS M/H seed 1 doubled L_H for good).
+# "ours" adds the clipping of the weak rows' gradient spikes and the foreshortening hinge against the end-on
+# collapse that clipping alone ran into (README "Weak supervision").
 _OURS0 = dict(detach_2d_3d=True, beta=10.0, mc_distance="squared", invalid_views="hinge", validity_weight=100.0,
               hinge_margin=0.01)
 FORMULATIONS: dict[str, dict] = {
@@ -231,7 +242,8 @@ FORMULATIONS: dict[str, dict] = {
     "ours0": _OURS0,
     "ours1": dict(_OURS0, chirality_weight=10.0, free_unlabelled_2d=True),
     "ours2": dict(_OURS0, chirality_weight=10.0, free_unlabelled_2d=True, chirality_terms="nose+knees"),
-    "ours": dict(_OURS0, chirality_weight=10.0, free_unlabelled_2d=True, chirality_terms="nose+knees", mv_grad_clip=3.0),
+    "ours": dict(_OURS0, chirality_weight=10.0, free_unlabelled_2d=True, chirality_terms="nose+knees",
+                 mv_grad_clip=3.0, foreshortening_weight=10.0),
 }
 
 # Fields a shared 2D model does not depend on: reset to their defaults, so that every row with the same 2D data
@@ -239,7 +251,8 @@ FORMULATIONS: dict[str, dict] = {
 _ROW_FIELDS = ("sup3d", "sup3d_subjects", "mv", "known_R", "use_heatmap_loss", "pseudo_labels", "pseudo_tau", "psi",
                "alpha", "beta", "mc_distance", "detach_2d_3d", "oracle_2d_3d", "eval_on", "init_2d",
                "invalid_views", "validity_weight", "hinge_margin", "depth_grad_scale", "chirality_weight",
-               "chirality_margin", "free_unlabelled_2d", "chirality_terms", "mv_grad_clip")
+               "chirality_margin", "free_unlabelled_2d", "chirality_terms", "mv_grad_clip",
+               "foreshortening_weight", "foreshortening_margin")
 
 
 def make_config(profile: str = "small", **overrides) -> TrainConfig:

@@ -263,7 +263,9 @@ class Run:
                 t["limb"] = losses.limb_length_loss(pts.flatten(0, 1), conf.flatten(0, 1), self.bone_norm, mask.flatten())
             if on["chirality"]:
                 t["chirality"] = losses.chirality_loss(pts.flatten(0, 1), mask.flatten(), cfg.chirality_margin,
-                                                         tuple(cfg.chirality_terms.split("+")))
+                                                         cfg.chirality_keys)
+            if on["foreshortening"]:
+                t["foreshortening"] = losses.foreshortening_loss(pts.flatten(0, 1), mask.flatten(), cfg.foreshortening_margin)
         t["total"] = losses.weighted_total(t, cfg)
         return t
 
