@@ -16,7 +16,9 @@ weak row of results/table1 plus results/ablations), on the first ``--n`` test ro
   body is mirrored: the triple product hinges on the nose's depth, which a mirrored body can keep unmirrored);
   ``nose_forward_agree``: fraction of images whose nose-minus-thorax depth has the ground truth's sign;
   ``knees_ok`` / ``mirrored_knees_ok``: the same as chiral_ok for the knees (`losses.knee_handedness` > 0 on both:
-  both knees bend backwards), over all / the mirrored images (the ground truth: 100 %).
+  both knees bend backwards), over all / the mirrored images (the ground truth: 100 %);
+- ``inplane``: median share of the predicted bone length in the image plane (`losses.foreshortening`; the ground
+  truth: 0.85-0.88; the end-on collapse: ~0.3).
 
     python benchmarks/depth_diagnostics.py --out results/ablations/depth_diagnostics.md
 
@@ -62,7 +64,8 @@ def handedness(P: np.ndarray, G: np.ndarray, mirrored: np.ndarray, margin: float
     knees = (losses.knee_handedness(torch.from_numpy(np.asarray(P, np.float64))).numpy() > 0).all(-1)
     sub = lambda x: float(x[mirrored].mean()) if mirrored.any() else float("nan")  # noqa: E731
     return {"chiral_ok": float(ok.mean()), "mirrored_chiral_ok": sub(ok), "nose_forward_agree": float(agree.mean()),
-            "knees_ok": float(knees.mean()), "mirrored_knees_ok": sub(knees)}
+            "knees_ok": float(knees.mean()), "mirrored_knees_ok": sub(knees),
+            "inplane": float(np.median(losses.foreshortening(torch.from_numpy(np.asarray(P, np.float64))).numpy()))}
 
 
 def _with_depth(P: np.ndarray, z: np.ndarray) -> np.ndarray:

@@ -47,7 +47,8 @@ from weakpose.camera import identity_affines, project, transform_points
 from weakpose.data.loaders import open_dataset
 
 DEFAULT = dict(root_depth="neck", bone_rescale=True, invalid="mask", gamma=0.0, distance="euclidean",
-               alpha=10.0, beta=100.0, chi=0.0, chi_margin=0.0, chi_terms=("nose",), hinge_margin=0.0)
+               alpha=10.0, beta=100.0, chi=0.0, chi_margin=0.0, chi_terms=("nose",), fore=0.0, fore_margin=0.5,
+               hinge_margin=0.0)
 
 # Formulations; "literal" is the paper's (eqs. 3, 8, 11 with alpha = 10, beta = 100, Appendix A).
 VARIANTS: dict[str, dict] = {
@@ -68,6 +69,10 @@ VARIANTS: dict[str, dict] = {
                   chi_margin=0.1),
     "ours": dict(distance="squared", invalid="hinge", gamma=100.0, hinge_margin=0.01, beta=10.0, chi=10.0,
                  chi_margin=0.1, chi_terms=("nose", "knees")),
+    # ours + the foreshortening hinge (config foreshortening_weight=10; the trainer's gradient clipping has no
+    # counterpart on free variables)
+    "ours+fore": dict(distance="squared", invalid="hinge", gamma=100.0, hinge_margin=0.01, beta=10.0, chi=10.0,
+                      chi_margin=0.1, chi_terms=("nose", "knees"), fore=10.0),
 }
 QUICK_VARIANTS = ("literal", "hinge100+b3")
 
@@ -139,6 +144,9 @@ def objective(uv, z_rel, K, Rcam, mean_bone, B, C, p: dict, known_R: bool) -> di
     if p["chi"]:
         terms["chirality"] = losses.chirality_loss(points, valid, p["chi_margin"], tuple(p["chi_terms"]))
         total = total + p["chi"] * terms["chirality"]
+    if p["fore"]:
+        terms["foreshortening"] = losses.foreshortening_loss(points, valid, p["fore_margin"])
+        total = total + p["fore"] * terms["foreshortening"]
     terms["total"] = total
     terms["points"], terms["valid"] = points, valid
     return terms

@@ -78,11 +78,11 @@ def test_chirality_terms_rename_and_relabel_only_the_rows_that_use_the_prior():
     """Fields of a loss term that is off (`TERM_FIELDS`) leave the run id and the formulation alone: the knees added
     to "ours" do not touch the FS / 2D-only rows (no multi-view images, no prior), and do rename the weak rows."""
     from weakpose.config import FORMULATIONS, formulation_of
-    ours, ours1 = FORMULATIONS["ours2"], FORMULATIONS["ours1"]
+    ours, ours1 = FORMULATIONS["ours"], FORMULATIONS["ours1"]
     fs = [C.make_config("cpu128", sup3d="H", mv="", **f) for f in (ours, ours1)]
     assert fs[0].run_id() == fs[1].run_id() and formulation_of(fs[0]) == formulation_of(fs[1]) == "ours"
     ws = [C.make_config("cpu128", sup2d="M", mv="H", **f) for f in (ours, ours1)]
     assert ws[0].run_id() != ws[1].run_id()
-    assert [formulation_of(c) for c in ws] == ["ours2", "ours1"]
+    assert [formulation_of(c) for c in ws] == ["ours", "ours1"]
     with pytest.raises(ValueError, match="chirality_terms"):
         C.make_config("cpu128", chirality_terms="nose+toes")
