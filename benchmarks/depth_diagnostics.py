@@ -104,7 +104,8 @@ def main() -> None:
     out = Path(a.out)
     df.to_csv(out.with_suffix(".csv"), index=False)
     out.write_text("# Issue 12: depth diagnostics of the weak runs (synthetic H test rows)\n\n"
-                   f"From `python benchmarks/depth_diagnostics.py --out {a.out}` on the first {a.n} test rows of each "
+                   f"From `python benchmarks/depth_diagnostics.py --out {a.out}{''.join(' ' + r for r in a.runs)}` "
+                   f"on the first {a.n} test rows of each "
                    "run's evaluation split; definitions in the script's docstring.\n\n"
                    + to_markdown(df, 2))
     print(out.read_text())

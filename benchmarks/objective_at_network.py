@@ -100,7 +100,7 @@ def main() -> None:
     out = Path(a.out)
     df.to_csv(out.with_suffix(".csv"), index=False)
     out.write_text("# Issue 12: the weak objective at a trained network's own 2D (H-twin training groups)\n\n"
-                   f"From `python benchmarks/objective_at_network.py --out {a.out} <runs>`; median objective over "
+                   f"From `python benchmarks/objective_at_network.py --out {a.out}{''.join(' ' + r for r in a.runs)}`; median objective over "
                    f"{a.groups} groups of 4 views per depth candidate, and the fraction of groups where one candidate "
                    "scores lower than another (definitions in the script's docstring).\n\n" + to_markdown(df, 3))
     print(out.read_text())

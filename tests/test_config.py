@@ -84,5 +84,8 @@ def test_chirality_terms_rename_and_relabel_only_the_rows_that_use_the_prior():
     ws = [C.make_config("cpu128", sup2d="M", mv="H", **f) for f in (ours, ours1)]
     assert ws[0].run_id() != ws[1].run_id()
     assert [formulation_of(c) for c in ws] == ["ours", "ours1"]
+    # a measured, unadopted switch on top of a formulation makes the run "custom", not that formulation
+    for k, v in (("mv_grad_clip", 3.0), ("foreshortening_weight", 10.0)):
+        assert formulation_of(C.make_config("cpu128", sup2d="M", mv="H", **{**ours, k: v})) == "custom"
     with pytest.raises(ValueError, match="chirality_terms"):
         C.make_config("cpu128", chirality_terms="nose+toes")

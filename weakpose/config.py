@@ -244,6 +244,9 @@ FORMULATIONS: dict[str, dict] = {
     "ours": dict(_OURS0, chirality_weight=10.0, free_unlabelled_2d=True, chirality_terms="nose+knees"),
 }
 
+# Switches of ours that no formulation uses (measured, not adopted): a run with one on is "custom".
+SWITCH_FIELDS = ("mv_grad_clip", "foreshortening_weight", "depth_grad_scale", "oracle_2d_3d")
+
 # Fields a shared 2D model does not depend on: reset to their defaults, so that every row with the same 2D data
 # and profile shares one (`shared_2d_config`).
 _ROW_FIELDS = ("sup3d", "sup3d_subjects", "mv", "known_R", "use_heatmap_loss", "pseudo_labels", "pseudo_tau", "psi",
@@ -336,8 +339,8 @@ def formulation_of(cfg: TrainConfig) -> str:
     used = lambda k: not (k in TERM_FIELDS and not on[TERM_FIELDS[k]])  # noqa: E731 (fields of an off term: moot)
     for name, preset in sorted(FORMULATIONS.items(), key=lambda kv: -len(kv[1])):
         if all(getattr(cfg, k) == v for k, v in preset.items() if used(k)) and \
-                all(getattr(cfg, k) == _DEFAULTS[k] for p in FORMULATIONS.values() for k in p
-                    if k not in preset and used(k)):
+                all(getattr(cfg, k) == _DEFAULTS[k] for k in {*(k for p in FORMULATIONS.values() for k in p),
+                                                              *SWITCH_FIELDS} if k not in preset and used(k)):
             return name
     return "custom"
 
