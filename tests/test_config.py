@@ -89,3 +89,16 @@ def test_chirality_terms_rename_and_relabel_only_the_rows_that_use_the_prior():
         assert formulation_of(C.make_config("cpu128", sup2d="M", mv="H", **{**ours, k: v})) == "custom"
     with pytest.raises(ValueError, match="chirality_terms"):
         C.make_config("cpu128", chirality_terms="nose+toes")
+
+
+def test_rows_without_the_prior_match_the_table_row_in_every_formulation_that_shares_them():
+    """An FS run trained under "ours1" (nose-only prior, which FS never uses) is the FS row of "ours" too:
+    `tables.match_rows` compares what a run computes, not the fields of a term it has off."""
+    from weakpose.config import FORMULATIONS
+    from weakpose.tables import ROWS, match_rows
+    fs = C.make_run_config("cpu128", formulation="ours1", **ROWS["table1"]["FS H+M/H/-"])
+    assert fs != C.make_run_config("cpu128", formulation="ours", **ROWS["table1"]["FS H+M/H/-"])
+    assert match_rows(fs)["table1"] == "FS H+M/H/-"
+    ws = C.make_run_config("cpu128", formulation="ours1", **ROWS["table1"]["WS M/-/H"])
+    assert match_rows(ws)["table1"] == "WS M/-/H" and C.formulation_of(ws) == "ours1"
+    assert FORMULATIONS["ours"]["chirality_terms"] == "nose+knees"
