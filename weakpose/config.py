@@ -228,7 +228,7 @@ PROFILES: dict[str, dict] = {
     "paper": dict(),
 }
 
-# The two formulations every table row can be run with: the paper's literal losses and weights, and ours, which
+# The formulations every table row can be run with: the paper's literal losses and weights, and ours, which
 # changes only what was measured to be the cause of the weak rows' failure (README "Weak supervision").
 # "ours0" is the first fix (the committed cpu-profile rows of stop 16); "ours1" adds the two measured since: the
 # chirality prior (the depth mirror eq. 10 cannot see) and the free unlabelled joints (2D=M's spine and neck/nose);
