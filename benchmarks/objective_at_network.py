@@ -36,8 +36,8 @@ CANDIDATES = ("net", "gt", "flat", "mirror")
 
 def objective(cfg, uv, z, K_in, conf, bone_norm, R=None) -> float:
     """The run's weak objective of one group: uv (C, J, 2), z (C, J), K_in (C, 3, 3), conf (C, J), R (C, 3, 3) or
-    None. The trainer's terms (`losses.multiview_consistency`, `limb_length_loss`, `validity_penalty`,
-    `chirality_loss`, those its config switches on) weighted by the trainer's `losses.weighted_total`, without
+    None. The trainer's terms (`losses.weak_terms`: those its config switches on) weighted by the trainer's
+    `losses.weighted_total`, without
     L_H and L_z (the 2D is fixed here and the weak rows have no 3D labels)."""
     rec = geometry.reconstruct(uv, z, K_in, invalid=cfg.invalid_views, hinge_margin=cfg.hinge_margin)
     pts, valid = rec[0], rec[2]
@@ -46,15 +46,8 @@ def objective(cfg, uv, z, K_in, conf, bone_norm, R=None) -> float:
     on = cfg.loss_terms("main")
     zero = torch.zeros((), dtype=pts.dtype)
     t = {name: zero for name in losses.LOSS_NAMES[1:]}
-    t["mc"] = losses.multiview_consistency(pts[None], conf[None], mask, rotations=None if R is None else R[None],
-                                           distance=cfg.mc_distance)
-    t["limb"] = losses.limb_length_loss(pts, conf, bone_norm, mask[0])
-    if on["validity"]:
-        t["validity"] = losses.validity_penalty(rec[3])
-    if on["chirality"]:
-        t["chirality"] = losses.chirality_loss(pts, mask[0], cfg.chirality_margin, cfg.chirality_keys)
-    if on["foreshortening"]:
-        t["foreshortening"] = losses.foreshortening_loss(pts, mask[0], cfg.foreshortening_margin)
+    t.update(losses.weak_terms(pts[None], conf[None], mask, cfg, bone_norm,
+                               penalty=rec[3] if on["validity"] else None, rotations=None if R is None else R[None]))
     return float(losses.weighted_total(t, cfg))
 
 

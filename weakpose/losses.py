@@ -300,3 +300,29 @@ def foreshortening_loss(points: torch.Tensor, mask: torch.Tensor | None = None, 
         return h.mean()
     m = mask.to(h.dtype)
     return (h * m).sum() / m.sum().clamp_min(1.0)
+
+
+def weak_terms(points: torch.Tensor, conf: torch.Tensor, mask: torch.Tensor, cfg, mean_bone: torch.Tensor,
+               view_mask: torch.Tensor | None = None, penalty: torch.Tensor | None = None,
+               rotations: torch.Tensor | None = None, known: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """The multi-view terms that ``cfg.loss_terms()`` switches on, as the trainer adds them to eq. 7: L_MC (eq. 8,
+    `multiview_consistency` with ``rotations`` / ``known`` for WS+R), L_B (eq. 11) and ours (`validity_penalty` of
+    ``penalty`` over ``view_mask``, `chirality_loss`, `foreshortening_loss`), each over the views in ``mask``.
+    points: (B, C, J, 3); conf: (B, C, J); mask: (B, C) bool. Terms that are off are absent from the dict."""
+    on = cfg.loss_terms()
+    # one flatten per term, as the trainer always did: a shared view would reorder autograd's gradient sums, which
+    # changes the last bits of the step and so every committed run's retrained numbers
+    flat, m = (lambda: points.flatten(0, 1)), (lambda: mask.flatten())  # noqa: E731
+    out = {}
+    if on["validity"]:
+        out["validity"] = validity_penalty(penalty, view_mask)
+    if on["mc"]:
+        out["mc"] = multiview_consistency(points, conf, mask, rotations=rotations, known=known,
+                                          distance=cfg.mc_distance)
+    if on["limb"]:
+        out["limb"] = limb_length_loss(flat(), conf.flatten(0, 1), mean_bone, m())
+    if on["chirality"]:
+        out["chirality"] = chirality_loss(flat(), m(), cfg.chirality_margin, cfg.chirality_keys)
+    if on["foreshortening"]:
+        out["foreshortening"] = foreshortening_loss(flat(), m(), cfg.foreshortening_margin)
+    return out

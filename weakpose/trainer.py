@@ -253,19 +253,10 @@ class Run:
             # masked (the paper): invalid views leave L_MC / L_B; hinge (ours): they stay, placed at the closest
             # approach of eq. 3, and the validity penalty pulls them back
             mask = bm["view_mask"] & (valid.reshape(B, C) if cfg.invalid_views == "mask" else True)
-            if on["validity"]:
-                t["validity"] = losses.validity_penalty(penalty.reshape(B, C), bm["view_mask"])
-            if on["mc"]:
-                t["mc"] = losses.multiview_consistency(
-                    pts, conf, mask, rotations=bm["R"] if cfg.known_R else None,
-                    known=bm["has_extrinsics"].all(-1) if cfg.known_R else None, distance=cfg.mc_distance)
-            if on["limb"]:
-                t["limb"] = losses.limb_length_loss(pts.flatten(0, 1), conf.flatten(0, 1), self.bone_norm, mask.flatten())
-            if on["chirality"]:
-                t["chirality"] = losses.chirality_loss(pts.flatten(0, 1), mask.flatten(), cfg.chirality_margin,
-                                                         cfg.chirality_keys)
-            if on["foreshortening"]:
-                t["foreshortening"] = losses.foreshortening_loss(pts.flatten(0, 1), mask.flatten(), cfg.foreshortening_margin)
+            t.update(losses.weak_terms(pts, conf, mask, cfg, self.bone_norm, bm["view_mask"],
+                                       penalty.reshape(B, C) if penalty is not None else None,
+                                       rotations=bm["R"] if cfg.known_R else None,
+                                       known=bm["has_extrinsics"].all(-1) if cfg.known_R else None))
         t["total"] = losses.weighted_total(t, cfg)
         return t
 
