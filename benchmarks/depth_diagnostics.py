@@ -58,14 +58,15 @@ def depth_stats(pose_mm: np.ndarray, gt3d: np.ndarray) -> dict[str, float]:
 
 def handedness(P: np.ndarray, G: np.ndarray, mirrored: np.ndarray, margin: float = 0.1) -> dict[str, float]:
     """The chirality statistics of the module docstring; P, G root-relative (N, J, 3), mirrored (N,) bool."""
-    ok = losses.chirality(torch.from_numpy(np.asarray(P, np.float64))).numpy() > margin
+    Pt = torch.from_numpy(np.asarray(P, np.float64))
+    ok = losses.chirality(Pt).numpy() > margin
     nose = skeleton.NECK + 1
     agree = np.sign(P[:, nose, 2] - P[:, skeleton.NECK, 2]) == np.sign(G[:, nose, 2] - G[:, skeleton.NECK, 2])
-    knees = (losses.knee_handedness(torch.from_numpy(np.asarray(P, np.float64))).numpy() > 0).all(-1)
+    knees = (losses.knee_handedness(Pt).numpy() > 0).all(-1)
     sub = lambda x: float(x[mirrored].mean()) if mirrored.any() else float("nan")  # noqa: E731
     return {"chiral_ok": float(ok.mean()), "mirrored_chiral_ok": sub(ok), "nose_forward_agree": float(agree.mean()),
             "knees_ok": float(knees.mean()), "mirrored_knees_ok": sub(knees),
-            "inplane": float(np.median(losses.foreshortening(torch.from_numpy(np.asarray(P, np.float64))).numpy()))}
+            "inplane": float(np.median(losses.foreshortening(Pt).numpy()))}
 
 
 def _with_depth(P: np.ndarray, z: np.ndarray) -> np.ndarray:

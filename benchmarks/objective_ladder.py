@@ -50,6 +50,8 @@ DEFAULT = dict(root_depth="neck", bone_rescale=True, invalid="mask", gamma=0.0, 
                alpha=10.0, beta=100.0, chi=0.0, chi_margin=0.0, chi_terms=("nose",), fore=0.0, fore_margin=0.5,
                hinge_margin=0.0)
 
+_OURS1 = dict(distance="squared", invalid="hinge", gamma=100.0, hinge_margin=0.01, beta=10.0, chi=10.0, chi_margin=0.1)
+
 # Formulations; "literal" is the paper's (eqs. 3, 8, 11 with alpha = 10, beta = 100, Appendix A).
 VARIANTS: dict[str, dict] = {
     "literal": {},
@@ -65,14 +67,11 @@ VARIANTS: dict[str, dict] = {
     "bones+hinge100+b10": dict(root_depth="bones", invalid="hinge", gamma=100.0, beta=10.0),
     "bones+sq+hinge+b10": dict(root_depth="bones", distance="squared", invalid="hinge", gamma=10.0, beta=10.0),
     # the trainer's "ours" / "ours1" formulations (config.FORMULATIONS) on free depths
-    "ours1": dict(distance="squared", invalid="hinge", gamma=100.0, hinge_margin=0.01, beta=10.0, chi=10.0,
-                  chi_margin=0.1),
-    "ours": dict(distance="squared", invalid="hinge", gamma=100.0, hinge_margin=0.01, beta=10.0, chi=10.0,
-                 chi_margin=0.1, chi_terms=("nose", "knees")),
+    "ours1": _OURS1,
+    "ours": dict(_OURS1, chi_terms=("nose", "knees")),
     # ours + the foreshortening hinge (config foreshortening_weight=10; the trainer's gradient clipping has no
     # counterpart on free variables)
-    "ours+fore": dict(distance="squared", invalid="hinge", gamma=100.0, hinge_margin=0.01, beta=10.0, chi=10.0,
-                      chi_margin=0.1, chi_terms=("nose", "knees"), fore=10.0),
+    "ours+fore": dict(_OURS1, chi_terms=("nose", "knees"), fore=10.0),
 }
 QUICK_VARIANTS = ("literal", "hinge100+b3")
 

@@ -169,16 +169,21 @@ class TrainConfig:
     def chirality_keys(self) -> tuple[str, ...]:
         return tuple(k for k in self.chirality_terms.split("+") if k)
 
+    def moot_fields(self) -> tuple[str, ...]:
+        """The `TERM_FIELDS` of loss terms this run has off: they change nothing it computes, so its run id, its
+        formulation and its table row ignore them."""
+        on = self.loss_terms()
+        return tuple(k for k, term in TERM_FIELDS.items() if not on[term])
+
     def run_id(self) -> str:
         """Readable id derived from the configuration (plus a short hash of everything else)."""
         mv = self.mv.replace("+", "") or "none"
         name = f"{self.mode}_2d-{self.sup2d.replace('+', '')}_3d-{self.sup3d or 'none'}_mv-{mv}"
         if not self.use_heatmap_loss:
             name += "_noLH"
-        on = self.loss_terms()
+        moot = self.moot_fields()
         fields = {k: v for k, v in dataclasses.asdict(self).items()
-                  if k not in NOT_HASHED and not (k in LATER_FIELDS and v == _DEFAULTS[k])
-                  and not (k in TERM_FIELDS and not on[TERM_FIELDS[k]])}
+                  if k not in NOT_HASHED and not (k in LATER_FIELDS and v == _DEFAULTS[k]) and k not in moot}
         digest = hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:6]
         return f"{name}_{self.profile}_s{self.seed}_{digest}"
 
@@ -334,9 +339,9 @@ def make_run_config(profile: str = "small", source: str = "synthetic", data_root
 
 def formulation_of(cfg: TrainConfig) -> str:
     """The name of the `FORMULATIONS` entry ``cfg`` follows ("paper" | "ours0" | "ours1" | "ours"), or "custom".
-    Fields of a loss term the run has off (`TERM_FIELDS`) are not compared."""
-    on = cfg.loss_terms()
-    used = lambda k: not (k in TERM_FIELDS and not on[TERM_FIELDS[k]])  # noqa: E731 (fields of an off term: moot)
+    Fields of a loss term the run has off (`moot_fields`) are not compared."""
+    moot = cfg.moot_fields()
+    used = lambda k: k not in moot  # noqa: E731
     for name, preset in sorted(FORMULATIONS.items(), key=lambda kv: -len(kv[1])):
         if all(getattr(cfg, k) == v for k, v in preset.items() if used(k)) and \
                 all(getattr(cfg, k) == _DEFAULTS[k] for k in {*(k for p in FORMULATIONS.values() for k in p),

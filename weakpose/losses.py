@@ -171,6 +171,14 @@ def weighted_total(terms: dict, cfg) -> torch.Tensor:
         + cfg.foreshortening_weight * terms["foreshortening"]
 
 
+def masked_mean(values: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean of ``values`` over the entries where ``mask`` is True (all of them for None; 0 when none is)."""
+    if mask is None:
+        return values.mean()
+    m = mask.to(values.dtype)
+    return (values * m).sum() / m.sum().clamp_min(1.0)
+
+
 def limb_length_loss(points: torch.Tensor, conf: torch.Tensor, mean_bone: torch.Tensor,
                      mask: torch.Tensor | None = None) -> torch.Tensor:
     """L_B of eq. 11: sum over bones (j, j') of phi_j phi_j' (||p_j - p_j'|| - mu-hat_{j,j'})^2.
@@ -182,10 +190,7 @@ def limb_length_loss(points: torch.Tensor, conf: torch.Tensor, mean_bone: torch.
     lengths = geometry.bone_vectors(points).norm(dim=-1)               # (N, 16)
     w = (conf[:, child] * conf[:, parent]).detach()
     per_pose = (w * (lengths - mean_bone.to(lengths)) ** 2).sum(-1)
-    if mask is None:
-        return per_pose.mean()
-    m = mask.to(per_pose.dtype)
-    return (per_pose * m).sum() / m.sum().clamp_min(1.0)
+    return masked_mean(per_pose, mask)
 
 
 def validity_penalty(penalty: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -195,11 +200,7 @@ def validity_penalty(penalty: torch.Tensor, mask: torch.Tensor | None = None) ->
     Issue 12: eq. 3 views without a real root are masked out of L_MC and L_B and so get no gradient; adding
     gamma * this term pulls them back. penalty: (N,) or (B, C); mask: same shape bool (e.g. view_mask) or None.
     """
-    p = penalty.reshape(-1)
-    if mask is None:
-        return p.mean()
-    m = mask.reshape(-1).to(p.dtype)
-    return (p * m).sum() / m.sum().clamp_min(1.0)
+    return masked_mean(penalty.reshape(-1), None if mask is None else mask.reshape(-1))
 
 
 def chirality(points: torch.Tensor) -> torch.Tensor:
@@ -214,34 +215,34 @@ def chirality(points: torch.Tensor) -> torch.Tensor:
     return tp / (lr.norm(dim=-1) * up.norm(dim=-1) * fw.norm(dim=-1)).clamp_min(1e-12)
 
 
+def _hinge_bend(points: torch.Tensor, chains: tuple[tuple[int, int, int], ...], lr: torch.Tensor,
+                sign: float) -> torch.Tensor:
+    """sign x cos-normalised (upper x lower) . lr for each (root, hinge, end) chain: (..., J, 3) -> (..., len(chains))."""
+    out = []
+    for root, hinge, end in chains:
+        upper = points[..., hinge, :] - points[..., root, :]
+        lower = points[..., end, :] - points[..., hinge, :]
+        tp = sign * (torch.linalg.cross(upper, lower) * lr).sum(-1)
+        out.append(tp / (upper.norm(dim=-1) * lower.norm(dim=-1) * lr.norm(dim=-1)).clamp_min(1e-12))
+    return torch.stack(out, -1)
+
+
 def knee_handedness(points: torch.Tensor) -> torch.Tensor:
     """How each knee bends, signed by the body's left: cos-normalised (thigh x shank) . (l_hip - r_hip), in [-1, 1],
     (..., J, 3) -> (..., 2) for (right, left). A knee only bends backwards (flexion 0-150 deg), so the cross product of
     thigh and shank points to the body's left: positive for a real body with a bent knee (sin of the flexion, times
     the cosine between the knee's hinge axis and the hips' line), ~0 for a straight leg, negative once the body is
     depth-mirrored. Not in the paper (issue 12)."""
-    lr = points[..., skeleton.JOINTS_LEFT[0], :] - points[..., skeleton.JOINTS_RIGHT[0], :]
-    out = []
-    for hip, knee, ankle in ((1, 2, 3), (4, 5, 6)):
-        thigh = points[..., knee, :] - points[..., hip, :]
-        shank = points[..., ankle, :] - points[..., knee, :]
-        tp = (torch.linalg.cross(thigh, shank) * lr).sum(-1)
-        out.append(tp / (thigh.norm(dim=-1) * shank.norm(dim=-1) * lr.norm(dim=-1)).clamp_min(1e-12))
-    return torch.stack(out, -1)
+    R, L = skeleton.JOINTS_RIGHT, skeleton.JOINTS_LEFT
+    return _hinge_bend(points, (R[:3], L[:3]), points[..., L[0], :] - points[..., R[0], :], 1.0)
 
 
 def elbow_handedness(points: torch.Tensor) -> torch.Tensor:
     """The elbows' counterpart of `knee_handedness`, (..., J, 3) -> (..., 2) for (left, right): an elbow bends
     forwards, so -(upper arm x forearm) . (l_shoulder - r_shoulder), normalised. Weaker than the knees: the elbow's
     hinge axis turns with the shoulder's rotation (the sign is right on 93-96 % of the synthetic H poses)."""
-    lr = points[..., 11, :] - points[..., 14, :]
-    out = []
-    for sh, el, wr in ((11, 12, 13), (14, 15, 16)):
-        upper = points[..., el, :] - points[..., sh, :]
-        fore = points[..., wr, :] - points[..., el, :]
-        tp = -(torch.linalg.cross(upper, fore) * lr).sum(-1)
-        out.append(tp / (upper.norm(dim=-1) * fore.norm(dim=-1) * lr.norm(dim=-1)).clamp_min(1e-12))
-    return torch.stack(out, -1)
+    R, L = skeleton.JOINTS_RIGHT, skeleton.JOINTS_LEFT
+    return _hinge_bend(points, (L[3:], R[3:]), points[..., L[3], :] - points[..., R[3], :], -1.0)
 
 
 def handedness(points: torch.Tensor, terms: tuple[str, ...] = ("nose",)) -> torch.Tensor:
@@ -266,11 +267,7 @@ def chirality_loss(points: torch.Tensor, mask: torch.Tensor | None = None, margi
     nose) in front; the knees add two signals it would have to bend the wrong way to fake.
     points: (N, J, 3); mask: (N,) bool or None. Returns a scalar.
     """
-    h = torch.relu(margin - handedness(points, tuple(terms))).mean(-1)
-    if mask is None:
-        return h.mean()
-    m = mask.to(h.dtype)
-    return (h * m).sum() / m.sum().clamp_min(1.0)
+    return masked_mean(torch.relu(margin - handedness(points, tuple(terms))).mean(-1), mask)
 
 
 def foreshortening(points: torch.Tensor) -> torch.Tensor:
@@ -295,11 +292,7 @@ def foreshortening_loss(points: torch.Tensor, mask: torch.Tensor | None = None, 
     seen end-on from every camera; this hinge keeps each view's pose out of that valley.
     points: (N, J, 3); mask: (N,) bool or None. Returns a scalar.
     """
-    h = torch.relu(margin - foreshortening(points))
-    if mask is None:
-        return h.mean()
-    m = mask.to(h.dtype)
-    return (h * m).sum() / m.sum().clamp_min(1.0)
+    return masked_mean(torch.relu(margin - foreshortening(points)), mask)
 
 
 def weak_terms(points: torch.Tensor, conf: torch.Tensor, mask: torch.Tensor, cfg, mean_bone: torch.Tensor,

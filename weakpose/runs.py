@@ -160,8 +160,6 @@ def find_or_train_checkpoint(checkpoint: str = "", results_root: str | os.PathLi
     return out / "checkpoints" / "last.pt"
 
 
-
-
 def infer_test_rows(run: str | os.PathLike, n: int) -> tuple[TrainConfig, dict | None]:
     """A committed run's configuration and `evaluate.infer_rows` of its checkpoint on the first ``n`` test rows of
     its evaluation split (on the CPU), or (config, None) when the run has no checkpoint (they are not in git)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from weakpose.config import TERM_FIELDS, TrainConfig, config_from_dict, formulation_of, make_run_config
+from weakpose.config import TrainConfig, config_from_dict, formulation_of, make_run_config
 from weakpose.runs import checkpoint_of, results_dir
 
 TABLES: tuple[str, ...] = ("table1", "table2", "table3")
@@ -93,9 +93,8 @@ def match_rows(cfg: TrainConfig) -> dict[str, str]:
         for name, row in rows.items():
             try:
                 made = make_run_config(cfg.profile, **run, **row)
-                # the same computation: equal, or differing only in fields of a loss term both have off
-                if made == cfg or (made.run_id() == cfg.run_id() and dataclasses.replace(
-                        made, **{k: getattr(cfg, k) for k in TERM_FIELDS}) == cfg):
+                # the same computation: equal up to the fields of loss terms the run has off
+                if dataclasses.replace(made, **{k: getattr(cfg, k) for k in cfg.moot_fields()}) == cfg:
                     out[table] = name
             except ValueError:  # a profile outside PROFILES (e.g. a hand-made config): matches nothing
                 pass
