@@ -56,6 +56,8 @@ class TrainConfig:
     detach_2d_3d: bool = False    # ours: the 3D path (eqs. 1-3 -> L_MC, L_B) sees uv and eq. 5's weights detached
     free_unlabelled_2d: bool = False  # ours: the joints no 2D source labels (2D=M: spine, neck/nose) keep their 2D
                                   # in the 3D path under detach_2d_3d (L_MC, L_B train them) and get no pseudo-labels
+    free_2d_grad_scale: float = 1.0  # ours: scale of the weak losses' gradient from those free joints' heatmaps into
+                                     # the shared features (0 = only the 1x1 heatmap layer learns them)
     oracle_2d_3d: bool = False    # diagnostic: the ground-truth 2D of the multi-view images in the 3D path (H, I)
     # --- optimisation (Appendix A) ---
     iterations: int = 60_000
@@ -193,12 +195,14 @@ class TrainConfig:
 LATER_FIELDS: tuple[str, ...] = ("init_2d", "detach_2d_3d", "mc_distance", "oracle_2d_3d", "invalid_views",
                                  "validity_weight", "hinge_margin", "depth_grad_scale", "chirality_weight",
                                  "chirality_margin", "free_unlabelled_2d", "pretrain_from", "chirality_terms",
-                                 "mv_grad_clip", "foreshortening_weight", "foreshortening_margin")
+                                 "mv_grad_clip", "foreshortening_weight", "foreshortening_margin",
+                                 "free_2d_grad_scale")
 # Fields that only parametrise one loss term: while that term is off (`loss_terms`) they change nothing a run
 # computes, so they leave its run id and its formulation (`formulation_of`) alone: a new chirality signal does not
 # rename, nor re-label, the rows without multi-view images (FS, 2D-only), which never use the prior.
 TERM_FIELDS: dict[str, str] = {"chirality_margin": "chirality", "chirality_terms": "chirality", "mv_grad_clip": "mc",
-                               "foreshortening_weight": "foreshortening", "foreshortening_margin": "foreshortening"}
+                               "foreshortening_weight": "foreshortening", "foreshortening_margin": "foreshortening",
+                               "free_2d_grad_scale": "mc"}
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 
@@ -250,7 +254,7 @@ FORMULATIONS: dict[str, dict] = {
 }
 
 # Switches of ours that no formulation uses (measured, not adopted): a run with one on is "custom".
-SWITCH_FIELDS = ("mv_grad_clip", "foreshortening_weight", "depth_grad_scale", "oracle_2d_3d")
+SWITCH_FIELDS = ("mv_grad_clip", "foreshortening_weight", "depth_grad_scale", "oracle_2d_3d", "free_2d_grad_scale")
 
 # Fields a shared 2D model does not depend on: reset to their defaults, so that every row with the same 2D data
 # and profile shares one (`shared_2d_config`).
@@ -258,7 +262,7 @@ _ROW_FIELDS = ("sup3d", "sup3d_subjects", "mv", "known_R", "use_heatmap_loss", "
                "alpha", "beta", "mc_distance", "detach_2d_3d", "oracle_2d_3d", "eval_on", "init_2d",
                "invalid_views", "validity_weight", "hinge_margin", "depth_grad_scale", "chirality_weight",
                "chirality_margin", "free_unlabelled_2d", "chirality_terms", "mv_grad_clip",
-               "foreshortening_weight", "foreshortening_margin")
+               "foreshortening_weight", "foreshortening_margin", "free_2d_grad_scale")
 
 
 def make_config(profile: str = "small", **overrides) -> TrainConfig:

@@ -42,14 +42,15 @@ class PoseNet(nn.Module):
     def __init__(self, backbone: str = "hrnet_w32", num_joints: int = skeleton.J, stride: int = 4,
                  temperature: float = 50.0, head_channels: int = 0, feature_stride: int = 0,
                  detach_2d_3d: bool = False, invalid_views: str = "mask", hinge_margin: float = 0.0,
-                 depth_grad_scale: float = 1.0, free_2d_joints: tuple[int, ...] = ()):
+                 depth_grad_scale: float = 1.0, free_2d_joints: tuple[int, ...] = (), free_2d_grad_scale: float = 1.0):
         super().__init__()
         self.num_joints, self.stride, self.temperature = num_joints, stride, temperature
         self.detach_2d_3d, self.invalid_views, self.hinge_margin = detach_2d_3d, invalid_views, hinge_margin
-        self.depth_grad_scale = depth_grad_scale
+        self.depth_grad_scale, self.free_2d_grad_scale = depth_grad_scale, free_2d_grad_scale
         free = torch.zeros(num_joints, dtype=torch.bool)
         free[list(free_2d_joints)] = True
         self.register_buffer("free_2d", free, persistent=False)
+        self.any_free_2d = bool(free_2d_joints)   # a Python bool: no host sync in forward
         feature_stride = feature_stride or stride
         if feature_stride % stride:
             raise ValueError(f"feature_stride {feature_stride} must be a multiple of stride {stride}")
@@ -97,6 +98,11 @@ class PoseNet(nn.Module):
         feats = self.backbone(self.normalise(images))[0]
         feats = self.shared(feats)
         heatmaps = self.heat(feats).float()
+        if self.free_2d_grad_scale != 1.0 and self.detach_2d_3d and self.any_free_2d:
+            # ours: the free joints' heatmaps (trained by the weak losses alone) reach the shared features with their
+            # gradient scaled (0: only the 1x1 heatmap layer learns them); the same values forward
+            free_maps = self.heat(_scale_grad(feats, self.free_2d_grad_scale)).float()
+            heatmaps = torch.where(self.free_2d[None, :, None, None], free_maps, heatmaps)
         # ``depth_grad_scale`` (ours, 1 = the paper): the gradient of everything the depth maps feed (L_z, L_MC, L_B)
         # reaches the shared features scaled by it; 0 trains the latent-depth layer alone on frozen 2D features
         depth_maps = self.depth(feats if self.depth_grad_scale == 1.0 else
@@ -130,7 +136,8 @@ class PoseNet(nn.Module):
         return cls(cfg.backbone, stride=cfg.stride, temperature=cfg.temperature, head_channels=cfg.head_channels,
                    feature_stride=cfg.feature_stride, detach_2d_3d=cfg.detach_2d_3d,
                    invalid_views=cfg.invalid_views, hinge_margin=cfg.hinge_margin,
-                   depth_grad_scale=cfg.depth_grad_scale, free_2d_joints=cfg.free_2d_joints)
+                   depth_grad_scale=cfg.depth_grad_scale, free_2d_joints=cfg.free_2d_joints,
+                   free_2d_grad_scale=cfg.free_2d_grad_scale)
 
 
 def _scale_grad(x: torch.Tensor, scale: float) -> torch.Tensor:

@@ -121,12 +121,16 @@ class Run:
         """The checkpoint of ``cfg``'s shared 2D model (`config.shared_2d_config`), trained first if absent."""
         scfg = shared_2d_config(cfg)
         d = self.shared_root / scfg.run_id()
-        if not (d / "metrics.json").is_file():
+        ckpt = d / "checkpoints" / "last.pt"
+        # The checkpoint, not metrics.json, says whether it exists: a clone holds the committed metrics of every
+        # shared model but none of their checkpoints (not in git), and retraining one reproduces its files.
+        if not ckpt.is_file():
             if self.verbose:
-                print(f"[weakpose] training the shared 2D model {scfg.run_id()} ({scfg.iterations} steps, L_H on "
-                      f"{scfg.sup2d}) into {d}; every row with the same 2D data and profile reuses it")
+                again = " again (its metrics are here, its checkpoint is not)" if (d / "metrics.json").is_file() else ""
+                print(f"[weakpose] training the shared 2D model {scfg.run_id()}{again} ({scfg.iterations} steps, "
+                      f"L_H on {scfg.sup2d}) into {d}; every row with the same 2D data and profile reuses it")
             Run(scfg, d, self.device, self.verbose, self.shared_root).fit()
-        return d / "checkpoints" / "last.pt"
+        return ckpt
 
     def _init_from_2d(self, path: str | os.PathLike) -> None:
         """Start from a shared 2D model (the paper pre-trains the 2D network once, before the weak losses): its
