@@ -123,7 +123,8 @@ class Run:
         d = self.shared_root / scfg.run_id()
         ckpt = d / "checkpoints" / "last.pt"
         # The checkpoint, not metrics.json, says whether it exists: a clone holds the committed metrics of every
-        # shared model but none of their checkpoints (not in git), and retraining one reproduces its files.
+        # shared model but none of their checkpoints (not in git); retrained on the same machine it reproduces its
+        # files bit for bit, on another CPU only to a few digits (README "Results", results/reproduce/).
         if not ckpt.is_file():
             if self.verbose:
                 again = " again (its metrics are here, its checkpoint is not)" if (d / "metrics.json").is_file() else ""
