@@ -282,3 +282,36 @@ def test_foreshortening_term_is_a_weak_row_switch(data_root, tmp_path):
     assert loss > 0
     loss.backward()
     assert body.grad[..., 2].abs().sum() > 0
+
+
+def test_root_depth_bones_is_what_the_model_reconstructs_and_survives_init_and_checkpoints(data_root, tmp_path):
+    from weakpose import geometry
+    from weakpose.model import load_checkpoint
+    torch.manual_seed(0)
+    x = torch.rand(4, 3, 64, 64) * 255
+    K = torch.tensor([[[150.0, 0, 31.5], [0, 150.0, 31.5], [0, 0, 1]]]).repeat(4, 1, 1)
+    mean_bone = torch.rand(16) * 0.5 + 0.5
+    torch.manual_seed(1)
+    net = PoseNet("resnet18", head_channels=16, feature_stride=16, root_depth="bones", mean_bone=mean_bone)
+    torch.nn.init.normal_(net.depth.weight, std=1e-2)
+    out = net(x, K)
+    ref = geometry.reconstruct(out["uv"], out["z_rel"], K, root_depth="bones", mean_bone=mean_bone)
+    torch.testing.assert_close(out["points"], ref[0])
+    neck = geometry.reconstruct(out["uv"], out["z_rel"], K)
+    assert not torch.allclose(out["z_root"], neck[1])            # a different root depth than eq. 3's
+    with pytest.raises(ValueError, match="mean_bone"):
+        PoseNet("resnet18", head_channels=16, feature_stride=16, root_depth="bones")
+    # the switch leaves a default run's id alone, and a shared 2D model (root_depth "neck") starts a "bones" run
+    from weakpose.config import formulation_of
+    assert make_config("smoke", root_depth="bones").run_id() != make_config("smoke").run_id()
+    assert formulation_of(make_config("smoke", mv="H", root_depth="bones")) == "custom"
+    twod = make_config("smoke", data_root=data_root, sup2d="M", mv="", iterations=2, pretrain_2d=False)
+    Run(twod, tmp_path / "2d", device=torch.device("cpu"), verbose=False).fit()
+    cfg = make_config("smoke", data_root=data_root, sup2d="M", mv="H", iterations=3, root_depth="bones",
+                      init_2d=str(tmp_path / "2d" / "checkpoints" / "last.pt"))
+    run = Run(cfg, tmp_path / "ws", device=torch.device("cpu"), verbose=False)
+    torch.testing.assert_close(run.model.mean_bone, run.bone_norm.float())  # the run's eq. 11 means
+    run.fit()
+    model, back, _ = load_checkpoint(tmp_path / "ws" / "checkpoints" / "last.pt")
+    assert back.root_depth == "bones"
+    torch.testing.assert_close(model.mean_bone, run.bone_norm.float())      # restored from the checkpoint

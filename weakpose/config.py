@@ -58,6 +58,8 @@ class TrainConfig:
                                   # in the 3D path under detach_2d_3d (L_MC, L_B train them) and get no pseudo-labels
     free_2d_grad_scale: float = 1.0  # ours: scale of the weak losses' gradient from those free joints' heatmaps into
                                      # the shared features (0 = only the 1x1 heatmap layer learns them)
+    root_depth: str = "neck"      # eqs. 1-3's root depth: "neck" (eq. 3, the neck-pelvis bone alone) | "bones"
+                                  # (ours: fitted to all 16 bones with the eq. 11 means, `geometry.bone_root_depth`)
     oracle_2d_3d: bool = False    # diagnostic: the ground-truth 2D of the multi-view images in the 3D path (H, I)
     # --- optimisation (Appendix A) ---
     iterations: int = 60_000
@@ -124,6 +126,8 @@ class TrainConfig:
             raise ValueError("known_R needs multi-view data (mv)")
         if self.eval_on not in ("H", "I"):
             raise ValueError(f"eval_on must be 'H' or 'I', got {self.eval_on!r}")
+        if self.root_depth not in ("neck", "bones"):
+            raise ValueError(f"root_depth must be 'neck' or 'bones', got {self.root_depth!r}")
         if self.keep_checkpoints < 1:
             raise ValueError(f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}")
         if self.input_size % self.stride:
@@ -196,7 +200,7 @@ LATER_FIELDS: tuple[str, ...] = ("init_2d", "detach_2d_3d", "mc_distance", "orac
                                  "validity_weight", "hinge_margin", "depth_grad_scale", "chirality_weight",
                                  "chirality_margin", "free_unlabelled_2d", "pretrain_from", "chirality_terms",
                                  "mv_grad_clip", "foreshortening_weight", "foreshortening_margin",
-                                 "free_2d_grad_scale")
+                                 "free_2d_grad_scale", "root_depth")
 # Fields that only parametrise one loss term: while that term is off (`loss_terms`) they change nothing a run
 # computes, so they leave its run id and its formulation (`formulation_of`) alone: a new chirality signal does not
 # rename, nor re-label, the rows without multi-view images (FS, 2D-only), which never use the prior.
@@ -254,7 +258,8 @@ FORMULATIONS: dict[str, dict] = {
 }
 
 # Switches of ours that no formulation uses (measured, not adopted): a run with one on is "custom".
-SWITCH_FIELDS = ("mv_grad_clip", "foreshortening_weight", "depth_grad_scale", "oracle_2d_3d", "free_2d_grad_scale")
+SWITCH_FIELDS = ("mv_grad_clip", "foreshortening_weight", "depth_grad_scale", "oracle_2d_3d", "free_2d_grad_scale",
+                 "root_depth")
 
 # Fields a shared 2D model does not depend on: reset to their defaults, so that every row with the same 2D data
 # and profile shares one (`shared_2d_config`).
@@ -262,7 +267,7 @@ _ROW_FIELDS = ("sup3d", "sup3d_subjects", "mv", "known_R", "use_heatmap_loss", "
                "alpha", "beta", "mc_distance", "detach_2d_3d", "oracle_2d_3d", "eval_on", "init_2d",
                "invalid_views", "validity_weight", "hinge_margin", "depth_grad_scale", "chirality_weight",
                "chirality_margin", "free_unlabelled_2d", "chirality_terms", "mv_grad_clip",
-               "foreshortening_weight", "foreshortening_margin", "free_2d_grad_scale")
+               "foreshortening_weight", "foreshortening_margin", "free_2d_grad_scale", "root_depth")
 
 
 def make_config(profile: str = "small", **overrides) -> TrainConfig:

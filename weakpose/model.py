@@ -37,13 +37,25 @@ class PoseNet(nn.Module):
         head_channels: width of the 3x3 conv before the final 1x1 (0 = a single 1x1 conv).
         feature_stride: stride of the backbone map to use (0 = ``stride``). A shallow stride-4 map of a ResNet
             sees only a small patch of the person; e.g. ``resnet18`` with feature_stride 16 is upsampled x4.
+        root_depth: "neck" (eq. 3) or "bones" (ours: the root depth fitted to all 16 bones with the eq. 11 means
+            ``mean_bone``, (16,) scale-normalised, kept as a buffer so a checkpoint carries it; see
+            `geometry.reconstruct`).
     """
 
     def __init__(self, backbone: str = "hrnet_w32", num_joints: int = skeleton.J, stride: int = 4,
                  temperature: float = 50.0, head_channels: int = 0, feature_stride: int = 0,
                  detach_2d_3d: bool = False, invalid_views: str = "mask", hinge_margin: float = 0.0,
-                 depth_grad_scale: float = 1.0, free_2d_joints: tuple[int, ...] = (), free_2d_grad_scale: float = 1.0):
+                 depth_grad_scale: float = 1.0, free_2d_joints: tuple[int, ...] = (), free_2d_grad_scale: float = 1.0,
+                 root_depth: str = "neck", mean_bone: torch.Tensor | None = None):
         super().__init__()
+        if root_depth not in ("neck", "bones"):
+            raise ValueError(f"root_depth must be 'neck' or 'bones', got {root_depth!r}")
+        if root_depth == "bones":
+            if mean_bone is None or tuple(torch.as_tensor(mean_bone).shape) != (len(skeleton.BONES),):
+                raise ValueError(f"root_depth='bones' needs mean_bone of shape ({len(skeleton.BONES)},), the "
+                                 f"scale-normalised mean bone lengths of eq. 11")
+            self.register_buffer("mean_bone", torch.as_tensor(mean_bone, dtype=torch.float32).clone())
+        self.root_depth = root_depth
         self.num_joints, self.stride, self.temperature = num_joints, stride, temperature
         self.detach_2d_3d, self.invalid_views, self.hinge_margin = detach_2d_3d, invalid_views, hinge_margin
         self.depth_grad_scale, self.free_2d_grad_scale = depth_grad_scale, free_2d_grad_scale
@@ -123,21 +135,39 @@ class PoseNet(nn.Module):
                 z3 = geometry.relative_depth(torch.where(f[:, None, None], probs, probs.detach()), depth_maps)
             else:
                 uv3, z3 = uv, out["z_rel"]
+            rec = self.reconstruct(uv3, z3, K.float())
+            out["points"], out["z_root"], out["valid"] = rec[:3]
             if self.invalid_views == "hinge":  # ours: invalid views stay in the loss with a validity penalty
-                out["points"], out["z_root"], out["valid"], out["validity"] = geometry.reconstruct(
-                    uv3, z3, K.float(), invalid="hinge", hinge_margin=self.hinge_margin)
-            else:
-                out["points"], out["z_root"], out["valid"] = geometry.reconstruct(uv3, z3, K.float())
+                out["validity"] = rec[3]
         return out
 
+    def reconstruct(self, uv: torch.Tensor, z_rel: torch.Tensor, K: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """`geometry.reconstruct` (eqs. 1-3) with this model's settings (invalid views, root depth): what forward
+        runs, and what the trainer's oracle-2D diagnostic calls with the ground-truth 2D."""
+        bones = dict(root_depth="bones", mean_bone=self.mean_bone) if self.root_depth == "bones" else {}
+        if self.invalid_views == "hinge":
+            return geometry.reconstruct(uv, z_rel, K, invalid="hinge", hinge_margin=self.hinge_margin, **bones)
+        return geometry.reconstruct(uv, z_rel, K, **bones)
+
+    def load_2d_state(self, state: dict) -> None:
+        """Load a 2D model's weights (a shared 2D model, `Run._init_from_2d`): every key must match, except that
+        this model keeps its own eq. 11 mean bones (a 2D model, always root_depth="neck", has none)."""
+        own = {"mean_bone": self.mean_bone} if self.root_depth == "bones" else {}
+        self.load_state_dict({**{k: v for k, v in state.items() if k != "mean_bone"}, **own})
+
     @classmethod
-    def from_config(cls, cfg) -> "PoseNet":
-        """The architecture a `TrainConfig` describes (every PoseNet argument that is a config field)."""
+    def from_config(cls, cfg, mean_bone: torch.Tensor | None = None) -> "PoseNet":
+        """The architecture a `TrainConfig` describes (every PoseNet argument that is a config field). With
+        ``cfg.root_depth == "bones"`` it needs ``mean_bone`` (the run's scale-normalised eq. 11 means); rebuilt from
+        a checkpoint, zeros stand in until `load_state_dict` restores the stored ones."""
+        if cfg.root_depth == "bones" and mean_bone is None:
+            mean_bone = torch.zeros(len(skeleton.BONES))
         return cls(cfg.backbone, stride=cfg.stride, temperature=cfg.temperature, head_channels=cfg.head_channels,
                    feature_stride=cfg.feature_stride, detach_2d_3d=cfg.detach_2d_3d,
                    invalid_views=cfg.invalid_views, hinge_margin=cfg.hinge_margin,
                    depth_grad_scale=cfg.depth_grad_scale, free_2d_joints=cfg.free_2d_joints,
-                   free_2d_grad_scale=cfg.free_2d_grad_scale)
+                   free_2d_grad_scale=cfg.free_2d_grad_scale, root_depth=cfg.root_depth,
+                   mean_bone=mean_bone if cfg.root_depth == "bones" else None)
 
 
 def _scale_grad(x: torch.Tensor, scale: float) -> torch.Tensor:

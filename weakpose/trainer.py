@@ -87,7 +87,7 @@ class Run:
                 ok &= np.isin(np.asarray(d.subject), d.codes("subject", cfg.sup3d_subjects))
             self.allow3d.append(torch.from_numpy(ok).to(self.device))
         self.setsmv = [MultiView(self.data[k], "train", views=cfg.views, seed=cfg.seed) for k in cfg.mv_keys]
-        self.model = PoseNet.from_config(cfg).to(self.device)
+        self.model = PoseNet.from_config(cfg, mean_bone=self.bone_norm).to(self.device)
         if cfg.init_2d:
             self._init_from_2d(self._init_2d_path())
             _seed_everything(cfg.seed)  # the same run whether the shared model was trained just now or found
@@ -144,7 +144,7 @@ class Run:
         if any(getattr(ocfg, k) != getattr(self.cfg, k) for k in arch):
             raise ValueError(f"init_2d={path}: its architecture {[getattr(ocfg, k) for k in arch]} differs from this "
                              f"run's {[getattr(self.cfg, k) for k in arch]} ({', '.join(arch)})")
-        self.model.load_state_dict(state["model"])
+        self.model.load_2d_state(state["model"])
         self.model.reset_depth_head()
         if self.verbose:
             print(f"[weakpose] main stage starts from the 2D model {path} (its own pre-training is skipped)"
@@ -251,7 +251,7 @@ class Run:
                 gt_in = transform_points(A[n2:], bm["joints2d"].flatten(0, 1).double()).float()
                 z = geometry.relative_depth(out["probs"][n2:].detach(), out["depth_maps"][n2:]) \
                     if cfg.detach_2d_3d else out["z_rel"][n2:]
-                rec = geometry.reconstruct(gt_in, z, K_in[n2:], invalid=cfg.invalid_views, hinge_margin=cfg.hinge_margin)
+                rec = self.model.reconstruct(gt_in, z, K_in[n2:])
                 pts, valid, penalty = rec[0], rec[2], (rec[3] if cfg.invalid_views == "hinge" else None)
             pts = pts.reshape(B, C, 17, 3)
             conf = out["conf"][n2:].reshape(B, C, 17)
