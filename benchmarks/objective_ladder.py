@@ -72,6 +72,8 @@ VARIANTS: dict[str, dict] = {
     # ours + the foreshortening hinge (config foreshortening_weight=10; the trainer's gradient clipping has no
     # counterpart on free variables)
     "ours+fore": dict(_OURS1, chi_terms=("nose", "knees"), fore=10.0),
+    # ours + the root depth from all bones (config root_depth="bones"; the trainer keeps bone_rescale's default)
+    "ours+bones": dict(_OURS1, chi_terms=("nose", "knees"), root_depth="bones"),
 }
 QUICK_VARIANTS = ("literal", "hinge100+b3")
 
