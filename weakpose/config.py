@@ -88,6 +88,8 @@ class TrainConfig:
     foreshortening_weight: float = 0.0  # ours: weight of the foreshortening hinge on the multi-view poses
                                         # (`losses.foreshortening_loss`: no body seen end-on; 0 = off)
     foreshortening_margin: float = 0.5  # its margin on the in-image share of the bone lengths (in [0, 1])
+    foreshortening_bones: str = "all"   # the bones it measures: "all" 16 (the end-on collapse) | "torso" (ours: the
+                                        # neck-pelvis bone alone, the lean of WS M/H seed 1: `losses.foreshortening`)
     mv_grad_clip: float = 0.0     # ours: in the main stage of rows with multi-view losses, clip the gradient norm to
                                   # this many times its running mean (`clipping.clip_to_running_norm`; 0 = off)
     aug_scale: float = 0.2        # +-20 %
@@ -128,6 +130,8 @@ class TrainConfig:
             raise ValueError(f"eval_on must be 'H' or 'I', got {self.eval_on!r}")
         if self.root_depth not in ("neck", "bones"):
             raise ValueError(f"root_depth must be 'neck' or 'bones', got {self.root_depth!r}")
+        if self.foreshortening_bones not in ("all", "torso"):
+            raise ValueError(f"foreshortening_bones must be 'all' or 'torso', got {self.foreshortening_bones!r}")
         if self.keep_checkpoints < 1:
             raise ValueError(f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}")
         if self.input_size % self.stride:
@@ -200,12 +204,13 @@ LATER_FIELDS: tuple[str, ...] = ("init_2d", "detach_2d_3d", "mc_distance", "orac
                                  "validity_weight", "hinge_margin", "depth_grad_scale", "chirality_weight",
                                  "chirality_margin", "free_unlabelled_2d", "pretrain_from", "chirality_terms",
                                  "mv_grad_clip", "foreshortening_weight", "foreshortening_margin",
-                                 "free_2d_grad_scale", "root_depth")
+                                 "free_2d_grad_scale", "root_depth", "foreshortening_bones")
 # Fields that only parametrise one loss term: while that term is off (`loss_terms`) they change nothing a run
 # computes, so they leave its run id and its formulation (`formulation_of`) alone: a new chirality signal does not
 # rename, nor re-label, the rows without multi-view images (FS, 2D-only), which never use the prior.
 TERM_FIELDS: dict[str, str] = {"chirality_margin": "chirality", "chirality_terms": "chirality", "mv_grad_clip": "mc",
                                "foreshortening_weight": "foreshortening", "foreshortening_margin": "foreshortening",
+                               "foreshortening_bones": "foreshortening",
                                "free_2d_grad_scale": "mc"}
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
@@ -267,7 +272,8 @@ _ROW_FIELDS = ("sup3d", "sup3d_subjects", "mv", "known_R", "use_heatmap_loss", "
                "alpha", "beta", "mc_distance", "detach_2d_3d", "oracle_2d_3d", "eval_on", "init_2d",
                "invalid_views", "validity_weight", "hinge_margin", "depth_grad_scale", "chirality_weight",
                "chirality_margin", "free_unlabelled_2d", "chirality_terms", "mv_grad_clip",
-               "foreshortening_weight", "foreshortening_margin", "free_2d_grad_scale", "root_depth")
+               "foreshortening_weight", "foreshortening_margin", "free_2d_grad_scale", "root_depth",
+               "foreshortening_bones")
 
 
 def make_config(profile: str = "small", **overrides) -> TrainConfig:
