@@ -48,6 +48,7 @@ from weakpose.data.loaders import open_dataset
 
 DEFAULT = dict(root_depth="neck", bone_rescale=True, invalid="mask", gamma=0.0, distance="euclidean",
                alpha=10.0, beta=100.0, chi=0.0, chi_margin=0.0, chi_terms=("nose",), fore=0.0, fore_margin=0.5,
+               fore_bones="all",
                hinge_margin=0.0)
 
 _OURS1 = dict(distance="squared", invalid="hinge", gamma=100.0, hinge_margin=0.01, beta=10.0, chi=10.0, chi_margin=0.1)
@@ -74,6 +75,8 @@ VARIANTS: dict[str, dict] = {
     "ours+fore": dict(_OURS1, chi_terms=("nose", "knees"), fore=10.0),
     # ours + the root depth from all bones (config root_depth="bones"; the trainer keeps bone_rescale's default)
     "ours+bones": dict(_OURS1, chi_terms=("nose", "knees"), root_depth="bones"),
+    # ours + the torso hinge (config foreshortening_weight=10, foreshortening_bones="torso", margin 0.85)
+    "ours+torso": dict(_OURS1, chi_terms=("nose", "knees"), fore=10.0, fore_margin=0.85, fore_bones="torso"),
 }
 QUICK_VARIANTS = ("literal", "hinge100+b3")
 
@@ -146,7 +149,7 @@ def objective(uv, z_rel, K, Rcam, mean_bone, B, C, p: dict, known_R: bool) -> di
         terms["chirality"] = losses.chirality_loss(points, valid, p["chi_margin"], tuple(p["chi_terms"]))
         total = total + p["chi"] * terms["chirality"]
     if p["fore"]:
-        terms["foreshortening"] = losses.foreshortening_loss(points, valid, p["fore_margin"])
+        terms["foreshortening"] = losses.foreshortening_loss(points, valid, p["fore_margin"], p["fore_bones"])
         total = total + p["fore"] * terms["foreshortening"]
     terms["total"] = total
     terms["points"], terms["valid"] = points, valid
