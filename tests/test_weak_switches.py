@@ -134,16 +134,7 @@ def test_chirality_term_is_off_by_default_and_reaches_the_depth_when_on(data_roo
     assert loss > 0
     loss.backward()
     assert body.grad[..., 2].abs().sum() > 0
-    # foreshortening_bones="torso" (the neck-pelvis bone alone) is a field of the same term, and what weak_terms adds
-    assert fs.run_id() == make_config("smoke", data_root=data_root, sup3d="H", mv="", foreshortening_bones="torso").run_id()
-    torso = dataclasses.replace(on, foreshortening_bones="torso")
-    assert torso.run_id() != on.run_id()
-    pts = torch.tensor(np.random.default_rng(1).normal(size=(2, 4, 17, 3)))
-    conf, mask = torch.ones(2, 4, 17, dtype=torch.float64), torch.ones(2, 4, dtype=torch.bool)
-    mean_bone = torch.ones(16, dtype=torch.float64)
-    for cfg, bones in ((on, "all"), (torso, "torso")):
-        got = losses.weak_terms(pts, conf, mask, cfg, mean_bone)["foreshortening"]
-        torch.testing.assert_close(got, losses.foreshortening_loss(pts.flatten(0, 1), margin=0.5, bones=bones))
+
 
 
 @pytest.mark.parametrize("scale", [0.0, 0.25])
@@ -293,6 +284,16 @@ def test_foreshortening_term_is_a_weak_row_switch(data_root, tmp_path):
     assert loss > 0
     loss.backward()
     assert body.grad[..., 2].abs().sum() > 0
+    # foreshortening_bones="torso" (the neck-pelvis bone alone) is a field of the same term, and what weak_terms adds
+    assert fs.run_id() == make_config("smoke", data_root=data_root, sup3d="H", mv="", foreshortening_bones="torso").run_id()
+    torso = dataclasses.replace(on, foreshortening_bones="torso")
+    assert torso.run_id() != on.run_id()
+    pts = torch.tensor(np.random.default_rng(1).normal(size=(2, 4, 17, 3)))
+    conf, mask = torch.ones(2, 4, 17, dtype=torch.float64), torch.ones(2, 4, dtype=torch.bool)
+    mean_bone = torch.ones(16, dtype=torch.float64)
+    for cfg, bones in ((on, "all"), (torso, "torso")):
+        got = losses.weak_terms(pts, conf, mask, cfg, mean_bone)["foreshortening"]
+        torch.testing.assert_close(got, losses.foreshortening_loss(pts.flatten(0, 1), margin=0.5, bones=bones))
 
 
 def test_root_depth_bones_is_what_the_model_reconstructs_and_survives_init_and_checkpoints(data_root, tmp_path):

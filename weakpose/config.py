@@ -252,7 +252,9 @@ PROFILES: dict[str, dict] = {
 # chirality prior (the depth mirror eq. 10 cannot see) and the free unlabelled joints (2D=M's spine and neck/nose);
 # "ours" hinges the knees' bending direction too (a mirrored body kept the nose in front on 96 % of its images).
 # Not in it, measured worse at WS M/H seed 1 (README "Weak supervision"): `mv_grad_clip` (the gradient spikes) and
-# `foreshortening_weight` (the end-on collapse that clipping ran into).
+# `foreshortening_weight` (the end-on collapse that clipping ran into), `root_depth="bones"`, `depth_grad_scale=0.1`.
+# Measured better and not yet in it (its Table-1 rows are not trained yet): the torso hinge,
+# `foreshortening_weight=10, foreshortening_bones="torso", foreshortening_margin=0.95` (WS M/H seed 1 303.4 -> 116.6).
 _OURS0 = dict(detach_2d_3d=True, beta=10.0, mc_distance="squared", invalid_views="hinge", validity_weight=100.0,
               hinge_margin=0.01)
 FORMULATIONS: dict[str, dict] = {
