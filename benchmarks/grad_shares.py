@@ -23,25 +23,23 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from weakpose import checkpoints
+from weakpose import checkpoints, losses
 from weakpose.config import config_from_dict, formulation_of, pretrain_steps
-from weakpose.losses import LOSS_NAMES
 from weakpose.tables import to_markdown
 from weakpose.trainer import Run
 
 GROUPS = ("backbone", "shared", "heat", "depth")
-WEIGHT_OF = {"heatmap": lambda c: 1.0, "depth": lambda c: c.psi, "mc": lambda c: c.alpha, "limb": lambda c: c.beta,
-             "validity": lambda c: c.validity_weight, "chirality": lambda c: c.chirality_weight,
-             "foreshortening": lambda c: c.foreshortening_weight}
 
 
 def term_grad_norms(run: Run, terms: dict, names: list[str]) -> list[dict]:
     """One row per weighted term in ``names``: its gradient norm on each of `GROUPS` (the same graph for all)."""
     params = {g: [p for p in getattr(run.model, g).parameters() if p.requires_grad] for g in GROUPS}
     rows = []
+    zero = torch.zeros_like(terms["total"])
     for name in names:
-        w = WEIGHT_OF[name](run.cfg)
-        grads = torch.autograd.grad(w * terms[name], [p for g in GROUPS for p in params[g]], retain_graph=True,
+        # the term as eq. 7 weighs it: `losses.weighted_total` of the terms with all others zero
+        weighted = losses.weighted_total({**{k: zero for k in losses.LOSS_NAMES[1:]}, name: terms[name]}, run.cfg)
+        grads = torch.autograd.grad(weighted, [p for g in GROUPS for p in params[g]], retain_graph=True,
                                     allow_unused=True)
         it, row = iter(grads), {"term": name}
         for g in GROUPS:
@@ -57,7 +55,7 @@ def grad_shares(run_dir: Path, shared_root: Path, batches: int) -> pd.DataFrame:
     steps = sorted((int(m.group(1)), p) for p in (run_dir / "checkpoints").glob("step-*.pt")
                    if (m := re.fullmatch(r"step-(\d+)\.pt", p.name)))
     on = cfg.loss_terms("main")
-    names = [k for k in LOSS_NAMES[1:] if on[k]]
+    names = [k for k in losses.LOSS_NAMES[1:] if on[k]]
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         run = Run(cfg, Path(tmp) / "run", torch.device("cpu"), verbose=False, shared_root=shared_root)

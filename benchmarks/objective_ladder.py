@@ -75,8 +75,9 @@ VARIANTS: dict[str, dict] = {
     "ours+fore": dict(_OURS1, chi_terms=("nose", "knees"), fore=10.0),
     # ours + the root depth from all bones (config root_depth="bones"; the trainer keeps bone_rescale's default)
     "ours+bones": dict(_OURS1, chi_terms=("nose", "knees"), root_depth="bones"),
-    # ours + the torso hinge (config foreshortening_weight=10, foreshortening_bones="torso", margin 0.85)
+    # ours + the torso hinge (config foreshortening_weight=10, foreshortening_bones="torso", margin 0.85 / 0.95)
     "ours+torso": dict(_OURS1, chi_terms=("nose", "knees"), fore=10.0, fore_margin=0.85, fore_bones="torso"),
+    "ours+torso95": dict(_OURS1, chi_terms=("nose", "knees"), fore=10.0, fore_margin=0.95, fore_bones="torso"),
 }
 QUICK_VARIANTS = ("literal", "hinge100+b3")
 

@@ -136,7 +136,6 @@ def test_chirality_term_is_off_by_default_and_reaches_the_depth_when_on(data_roo
     assert body.grad[..., 2].abs().sum() > 0
 
 
-
 @pytest.mark.parametrize("scale", [0.0, 0.25])
 def test_depth_grad_scale_scales_what_reaches_the_shared_features(scale):
     x = torch.rand(2, 3, 64, 64) * 255
