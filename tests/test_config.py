@@ -81,11 +81,11 @@ def test_chirality_terms_rename_and_relabel_only_the_rows_that_use_the_prior():
     ours, ours1 = FORMULATIONS["ours"], FORMULATIONS["ours1"]
     fs = [C.make_config("cpu128", sup3d="H", mv="", **f) for f in (ours, ours1)]
     assert fs[0].run_id() == fs[1].run_id() and formulation_of(fs[0]) == formulation_of(fs[1]) == "ours"
-    ws = [C.make_config("cpu128", sup2d="M", mv="H", **f) for f in (ours, ours1)]
-    assert ws[0].run_id() != ws[1].run_id()
-    assert [formulation_of(c) for c in ws] == ["ours", "ours1"]
+    ws = [C.make_config("cpu128", sup2d="M", mv="H", **f) for f in (ours, ours1, FORMULATIONS["ours2"])]
+    assert len({c.run_id() for c in ws}) == 3
+    assert [formulation_of(c) for c in ws] == ["ours", "ours1", "ours2"]
     # a measured, unadopted switch on top of a formulation makes the run "custom", not that formulation
-    for k, v in (("mv_grad_clip", 3.0), ("foreshortening_weight", 10.0)):
+    for k, v in (("mv_grad_clip", 3.0), ("foreshortening_weight", 5.0), ("foreshortening_margin", 0.85)):
         assert formulation_of(C.make_config("cpu128", sup2d="M", mv="H", **{**ours, k: v})) == "custom"
     with pytest.raises(ValueError, match="chirality_terms"):
         C.make_config("cpu128", chirality_terms="nose+toes")
@@ -102,3 +102,19 @@ def test_rows_without_the_prior_match_the_table_row_in_every_formulation_that_sh
     ws = C.make_run_config("cpu128", formulation="ours1", **ROWS["table1"]["WS M/-/H"])
     assert match_rows(ws)["table1"] == "WS M/-/H" and C.formulation_of(ws) == "ours1"
     assert FORMULATIONS["ours"]["chirality_terms"] == "nose+knees"
+
+
+def test_a_formulation_matches_only_where_its_terms_would_be_off_too():
+    """`formulations_of` leaves a term's own fields out only when the term is off both in the run and under the
+    preset: a weak run without the torso hinge is "ours2", not "ours" (whose hinge would be on), while an FS or
+    2D-only run, which has no weak term under any preset, is the same computation in every formulation but "paper"
+    (whose beta / distance / invalid-view handling differ in fields that are not a term's own)."""
+    from weakpose.config import FORMULATIONS, formulation_of, formulations_of
+    ours2 = C.make_config("cpu128", sup2d="M", mv="H", **FORMULATIONS["ours2"])
+    assert formulations_of(ours2) == ["ours2"]
+    hinge = dataclasses.replace(ours2, foreshortening_weight=10.0)   # the hinge on at the default bones / margin
+    assert formulation_of(hinge) == "custom"
+    fs = C.make_config("cpu128", sup3d="H", mv="", **FORMULATIONS["ours2"])
+    assert formulations_of(fs) == ["ours", "ours2", "ours1"]
+    assert formulations_of(dataclasses.replace(fs, foreshortening_weight=0.0)) == ["ours", "ours2", "ours1"]
+    assert formulation_of(C.make_config("cpu128", sup3d="H", mv="")) == "paper"
