@@ -2,8 +2,8 @@
 
     python benchmarks/table1_acceptance.py --profile cpu --out results/tables/table1_acceptance.md
 
-For each formulation with runs ("paper": the literal losses; "ours0", "ours": `config.FORMULATIONS`), every check is computed from results/table1/*/metrics.json
-and printed as PASS / FAIL / MISSING (a row not trained yet) with the numbers it compares. Nothing is tuned here.
+For each formulation with runs ("paper": the literal losses; "ours0" .. "ours": `config.FORMULATIONS`), every check is
+computed from results/table1/*/metrics.json and printed as PASS / FAIL / MISSING (a row not trained yet) with the numbers it compares. Nothing is tuned here.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from weakpose.config import FORMULATIONS, config_from_dict, formulation_of
+from weakpose.config import FORMULATIONS, config_from_dict, formulations_of
 from weakpose.tables import collect_results
 
 CHECKS = [
@@ -29,11 +29,14 @@ CHECKS = [
 
 
 def check_table(ours: pd.DataFrame, formulation: str) -> pd.DataFrame:
-    """One line per check for one formulation. Rows without weak terms (FS, 2D-only) are the same training in both
-    formulations, so they are taken from whichever formulation has them."""
+    """One line per check for one formulation. A run counts for every formulation it computes the same as (column
+    "formulations", `config.formulations_of`; else its one "formulation"): an FS run trained under "ours2" is the FS
+    row of "ours" too. Rows without weak terms (FS, 2D-only) fall back to whichever formulation has them."""
     def runs(row):
         sel = ours[ours["row_table1"] == row]
-        own = sel[sel["formulation"] == formulation]
+        member = (sel["formulations"].map(lambda fs: formulation in fs) if "formulations" in sel
+                  else sel["formulation"] == formulation)
+        own = sel[member.astype(bool)]
         return own if len(own) else (sel if row in ("FS H+M/H/-", "2d-only M/-/-") else own)
 
     def value(pick, metric, seeds):
@@ -69,9 +72,10 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     ours = collect_results(a.results)
     ours = ours[(ours["folder"] == "table1") & (ours["profile"] == a.profile)].copy()
-    ours["formulation"] = [formulation_of(config_from_dict(json.loads((Path(d) / "config.json").read_text())))
-                           for d in ours["run_dir"]]
-    forms = [f for f in FORMULATIONS if f in set(ours["formulation"])] or ["paper", "ours"]
+    ours["formulations"] = [formulations_of(config_from_dict(json.loads((Path(d) / "config.json").read_text())))
+                            for d in ours["run_dir"]]
+    ours["formulation"] = [fs[0] if fs else "custom" for fs in ours["formulations"]]
+    forms = [f for f in FORMULATIONS if any(f in fs for fs in ours["formulations"])] or ["paper", "ours"]
     df = pd.concat([check_table(ours, f) for f in forms], ignore_index=True)
     seeds = seed_table(ours)
     print(df.to_string(index=False))

@@ -118,3 +118,14 @@ def test_a_formulation_matches_only_where_its_terms_would_be_off_too():
     assert formulations_of(fs) == ["ours", "ours2", "ours1"]
     assert formulations_of(dataclasses.replace(fs, foreshortening_weight=0.0)) == ["ours", "ours2", "ours1"]
     assert formulation_of(C.make_config("cpu128", sup3d="H", mv="")) == "paper"
+
+
+def test_tables_label_every_formulation_apart():
+    """The results tables keep each formulation's runs on their own line: "ours" is ", fixed", its earlier versions
+    ", fixed v2" / "v1" / "v0", the paper's literal losses carry no suffix and anything else is ", custom"."""
+    from weakpose.config import FORMULATIONS
+    from weakpose.tables import label_of
+    labels = {f: label_of(C.make_config("cpu128", sup2d="M", mv="H", **p)) for f, p in FORMULATIONS.items()}
+    assert labels["ours"] == "ours (synthetic, cpu128, fixed)" and labels["paper"] == "ours (synthetic, cpu128)"
+    assert labels["ours2"].endswith("fixed v2)") and len(set(labels.values())) == len(FORMULATIONS)
+    assert label_of(C.make_config("cpu128", sup2d="M", mv="H", mv_grad_clip=3.0)).endswith("custom)")

@@ -35,6 +35,21 @@ def test_checks_pair_seeds_and_fall_back_to_either_formulation_for_fs():
     assert ws["seeds"] == "0" and "100.0" in ws["right"] and ws["status"] == "PASS"
 
 
+def test_a_run_counts_for_every_formulation_it_matches():
+    """An FS run labelled "ours2" (its most specific match) that also matches "ours" is the FS side of ours' checks;
+    a weak run matching only "ours2" is not ours' WS row."""
+    df = _frame()
+    df["formulations"] = [["paper"], ["paper"], ["ours"], ["ours"], ["ours2"], ["ours2"]]
+    df.loc[0, "formulations"] = ["ours", "ours2"]
+    df.loc[0, "formulation"] = "ours2"
+    df = df.drop(index=1)                                              # FS only at seed 0, as an ours2 run
+    out = ta.check_table(df, "ours").set_index("check")
+    wsr = out.loc["WS+R H+M/H <= 1.3 x FS MPJPE"]
+    assert wsr["seeds"] == "0" and "100.0" in wsr["right"] and wsr["status"] == "PASS"
+    assert out.loc["WS M/H <= 1.6 x FS MPJPE", "status"] == "MISSING"  # WS M/H exists only as ours2
+    assert ta.check_table(df, "ours2").set_index("check").loc["WS M/H <= 1.6 x FS MPJPE", "seeds"] == "0"
+
+
 def test_seed_table_lists_rows_with_several_seeds():
     df = _frame()
     df = pd.concat([df, pd.DataFrame([{"row_table1": "2d-only M/-/-", "formulation": "paper", "seed": 0,
