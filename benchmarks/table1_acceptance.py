@@ -3,7 +3,8 @@
     python benchmarks/table1_acceptance.py --profile cpu --out results/tables/table1_acceptance.md
 
 For each formulation with runs ("paper": the literal losses; "ours0" .. "ours": `config.FORMULATIONS`), every check is
-computed from results/table1/*/metrics.json and printed as PASS / FAIL / MISSING (a row not trained yet) with the numbers it compares. Nothing is tuned here.
+computed from results/table1/*/metrics.json and printed as PASS / FAIL / MISSING (a row not trained yet) with the
+numbers it compares. Nothing is tuned here.
 """
 from __future__ import annotations
 
