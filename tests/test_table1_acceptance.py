@@ -50,6 +50,21 @@ def test_a_run_counts_for_every_formulation_it_matches():
     assert ta.check_table(df, "ours2").set_index("check").loc["WS M/H <= 1.6 x FS MPJPE", "seeds"] == "0"
 
 
+def test_rows_table_gives_each_row_per_formulation_with_ratios_over_shared_seeds():
+    df = _frame()
+    df = pd.concat([df, pd.DataFrame([{"row_table1": "2d-only M/-/-", "formulation": "paper", "seed": 0,
+                                       "mpjpe": 300.0, "p_mpjpe": 4.0, "mpjpe_2d_px256": 1.0, "valid_fraction": 1.0,
+                                       "run_id": "flat"}])], ignore_index=True)
+    rows = ta.rows_table(df).set_index(["row", "formulation"])
+    assert ("WS M/-/H", "paper") not in rows.index                    # no literal WS M/H run: no line
+    ws = rows.loc[("WS M/-/H", "ours")]
+    assert ws["seeds"] == "0,1" and ws["mpjpe"] == 275.0
+    assert ws["x FS"] == round(275.0 / 110.0, 2)                       # FS falls back to the paper runs, both seeds
+    assert ws["P x flat"] == round(1.0 / 4.0, 2)                      # the flat pose only at seed 0: seed 0 alone
+    assert list(rows.index.get_level_values(0).unique()) == ["FS H+M/H/-", "WS+R H+M/-/H", "2d-only M/-/-",
+                                                             "WS M/-/H"]   # the paper's order
+
+
 def test_seed_table_lists_rows_with_several_seeds():
     df = _frame()
     df = pd.concat([df, pd.DataFrame([{"row_table1": "2d-only M/-/-", "formulation": "paper", "seed": 0,
