@@ -96,7 +96,9 @@ def report(run_dir: Path, views: pd.DataFrame, steps: pd.DataFrame, threshold: f
     """The markdown report: replay check, L_MC per source, the spikes and their worst view, L_H around them."""
     hist = pd.read_csv(run_dir / "history.csv").set_index("step")
     both = steps.merge(hist[["mc", "heatmap"]].add_suffix("_run"), left_on="step", right_index=True)
-    dev = max((both.mc - both.mc_run).abs().max(), (both.heatmap - both.heatmap_run).abs().max())
+    # history.csv keeps 6 significant digits: compare relative to the value (at least 1)
+    dev = max(((both[k] - both[k + "_run"]).abs() / both[k + "_run"].abs().clip(lower=1.0)).max()
+              for k in ("mc", "heatmap"))
     cfg = config_from_dict(json.loads((run_dir / "config.json").read_text()))
     groups = views.groupby(["step", "group"]).agg(source=("source", "first"), mc=("mc", "first"),
                                                   root_z=("root_z", "max"), extent=("extent", "max")).reset_index()
@@ -105,13 +107,19 @@ def report(run_dir: Path, views: pd.DataFrame, steps: pd.DataFrame, threshold: f
     med_np = views.neck_pelvis_2d.median()
     worst = views.loc[views.groupby(["step", "group"]).root_z.idxmax()]
     spikes = worst[worst.mc > threshold].merge(steps[["step", "heatmap"]], on="step")
-    spikes = spikes[["step", "source", "mc", "root_z", "neck_pelvis_2d", "extent", "conf_neck", "conf_pelvis",
-                     "heatmap"]].rename(columns={"mc": "group L_MC", "root_z": "worst view Z",
-                                                 "neck_pelvis_2d": "its 2D neck-pelvis", "heatmap": "L_H"})
+    spikes["Z x median"] = spikes.root_z / views.root_z.median()
+    spikes["2D neck-pelvis x median"] = spikes.neck_pelvis_2d / med_np
+    spikes = spikes[["step", "source", "mc", "root_z", "Z x median", "2D neck-pelvis x median", "extent", "conf_neck",
+                     "conf_pelvis", "heatmap"]].rename(columns={"mc": "group L_MC", "root_z": "worst view Z",
+                                                                "heatmap": "L_H"})
+    win = steps.assign(window=steps.step // 25 * 25).merge(
+        groups.groupby("step").mc.agg(max_group="max", spikes=lambda x: int((x > threshold).sum())).reset_index(),
+        on="step").groupby("window").agg(L_H=("heatmap", "mean"), L_MC=("mc", "mean"),
+                                         max_group_L_MC=("max_group", "max"), spikes=("spikes", "sum")).reset_index()
     lines = [f"# L_MC spikes of `{run_dir.name}` ({formulation_of(cfg)}, mv={cfg.mv}, known_R={cfg.known_R})", "",
              f"From `python benchmarks/mv_spikes.py --steps {len(steps)} ...`: the first {len(steps)} main steps "
-             f"replayed with the trainer's own step; largest difference from the run's history.csv (L_MC, L_H): "
-             f"{dev:.2g}.", "",
+             f"replayed with the trainer's own step; largest relative difference from the run's history.csv (L_MC, "
+             f"L_H): {dev:.2g}.", "",
              f"Per group L_MC by multi-view source (spikes: L_MC > {threshold:g}):", "", to_markdown(src.round(3)), "",
              f"Median projected neck-pelvis length over all views: {med_np:.3f}; median root depth Z: "
              f"{views.root_z.median():.1f}; median extent {views.extent.median():.2f}.", ""]
@@ -124,6 +132,8 @@ def report(run_dir: Path, views: pd.DataFrame, steps: pd.DataFrame, threshold: f
                   f"{steps.heatmap.tail(25).mean():.2f} over the last 25 replayed steps.", ""]
     else:
         lines += ["No group exceeds the threshold.", ""]
+    lines += ["Per 25 steps: mean L_H and L_MC of the step, the largest group L_MC and the number of spikes:", "",
+              to_markdown(win.round(2)), ""]
     return "\n".join(lines)
 
 
@@ -138,6 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     views, steps = replay(a.run, a.shared_root, a.steps)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     views.to_csv(a.out.with_suffix(".csv"), index=False)
+    steps.to_csv(a.out.with_name(a.out.stem + "_steps.csv"), index=False)
     a.out.write_text(report(a.run, views, steps, a.threshold))
     print(a.out.read_text())
 

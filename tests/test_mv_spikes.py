@@ -44,6 +44,7 @@ def test_replay_reproduces_the_run_history(tmp_path):
     assert views.step.nunique() == 4 and set(views.source) == {"H"}
     assert (views.neck_pelvis_2d > 0).all() and views.root_z.notna().all()
     text = out.read_text()
-    dev = float(text.split("(L_MC, L_H): ")[1].split(".\n")[0])
+    dev = float(text.split("L_H): ")[1].split(".\n")[0])
     assert dev < 1e-4                                              # the replay is the run, step for step
-    assert "The spikes" in text                                    # threshold 0: every group is listed
+    assert pd.read_csv(tmp_path / "spikes_steps.csv").step.tolist() == sorted(set(views.step))
+    assert "The spikes" in text and "Per 25 steps" in text    # threshold 0: every group is listed
