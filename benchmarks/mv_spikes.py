@@ -68,9 +68,8 @@ def spy_weak_terms(sink: list):
         losses.weak_terms = orig
 
 
-def replay(run_dir: Path, shared_root: Path, steps: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per-view rows of every group, per-step losses) of the first ``steps`` main steps of ``run_dir``'s config."""
-    cfg = config_from_dict(json.loads((run_dir / "config.json").read_text()))
+def replay(cfg, shared_root: Path, steps: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-view rows of every group, per-step losses) of the first ``steps`` main steps of a run's config ``cfg``."""
     with tempfile.TemporaryDirectory() as tmp:
         run = Run(cfg, Path(tmp) / "run", torch.device("cpu"), verbose=False, shared_root=shared_root)
         first = pretrain_steps(cfg)
@@ -92,22 +91,21 @@ def replay(run_dir: Path, shared_root: Path, steps: int) -> tuple[pd.DataFrame, 
     return pd.DataFrame(views), pd.DataFrame(losses_rows)
 
 
-def report(run_dir: Path, views: pd.DataFrame, steps: pd.DataFrame, threshold: float) -> str:
+def report(run_dir: Path, cfg, views: pd.DataFrame, steps: pd.DataFrame, threshold: float) -> str:
     """The markdown report: replay check, L_MC per source, the spikes and their worst view, L_H around them."""
     hist = pd.read_csv(run_dir / "history.csv").set_index("step")
     both = steps.merge(hist[["mc", "heatmap"]].add_suffix("_run"), left_on="step", right_index=True)
     # history.csv keeps 6 significant digits: compare relative to the value (at least 1)
     dev = max(((both[k] - both[k + "_run"]).abs() / both[k + "_run"].abs().clip(lower=1.0)).max()
               for k in ("mc", "heatmap"))
-    cfg = config_from_dict(json.loads((run_dir / "config.json").read_text()))
     groups = views.groupby(["step", "group"]).agg(source=("source", "first"), mc=("mc", "first"),
                                                   root_z=("root_z", "max"), extent=("extent", "max")).reset_index()
     src = groups.groupby("source").mc.agg(groups="size", median="median", p90=lambda x: x.quantile(0.9), max="max",
                                           spikes=lambda x: int((x > threshold).sum())).reset_index()
-    med_np = views.neck_pelvis_2d.median()
+    med_np, med_z = views.neck_pelvis_2d.median(), views.root_z.median()
     worst = views.loc[views.groupby(["step", "group"]).root_z.idxmax()]
     spikes = worst[worst.mc > threshold].merge(steps[["step", "heatmap"]], on="step")
-    spikes["Z x median"] = spikes.root_z / views.root_z.median()
+    spikes["Z x median"] = spikes.root_z / med_z
     spikes["2D neck-pelvis x median"] = spikes.neck_pelvis_2d / med_np
     spikes = spikes[["step", "source", "mc", "root_z", "Z x median", "2D neck-pelvis x median", "extent", "conf_neck",
                      "conf_pelvis", "heatmap"]].rename(columns={"mc": "group L_MC", "root_z": "worst view Z",
@@ -122,7 +120,7 @@ def report(run_dir: Path, views: pd.DataFrame, steps: pd.DataFrame, threshold: f
              f"L_H): {dev:.2g}.", "",
              f"Per group L_MC by multi-view source (spikes: L_MC > {threshold:g}):", "", to_markdown(src.round(3)), "",
              f"Median projected neck-pelvis length over all views: {med_np:.3f}; median root depth Z: "
-             f"{views.root_z.median():.1f}; median extent {views.extent.median():.2f}.", ""]
+             f"{med_z:.1f}; median extent {views.extent.median():.2f}.", ""]
     if len(spikes):
         s0 = int(spikes.step.min())
         before = steps[steps.step < s0].heatmap.tail(25).mean()
@@ -145,11 +143,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threshold", type=float, default=5.0, help="a group's L_MC above this is a spike")
     ap.add_argument("--out", type=Path, required=True, help="markdown report; the per-view rows go next to it (.csv)")
     a = ap.parse_args(argv)
-    views, steps = replay(a.run, a.shared_root, a.steps)
+    cfg = config_from_dict(json.loads((a.run / "config.json").read_text()))
+    views, steps = replay(cfg, a.shared_root, a.steps)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     views.to_csv(a.out.with_suffix(".csv"), index=False)
     steps.to_csv(a.out.with_name(a.out.stem + "_steps.csv"), index=False)
-    a.out.write_text(report(a.run, views, steps, a.threshold))
+    a.out.write_text(report(a.run, cfg, views, steps, a.threshold))
     print(a.out.read_text())
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from weakpose.config import FORMULATIONS, config_from_dict, formulations_of
-from weakpose.tables import collect_results
+from weakpose.tables import TABLE1, collect_results
 
 CHECKS = [
     # (name, left row, metric, op, factor, right row, right metric)
@@ -27,10 +27,6 @@ CHECKS = [
     ("WS M/H 2D error <= 1.05 x 2D-only", "WS M/-/H", "mpjpe_2d_px256", 1.05, "2d-only M/-/-", "mpjpe_2d_px256"),
     ("WS without L_H >= 1.5 x WS M/H MPJPE", "WS M/-/H", "mpjpe", 1 / 1.5, "WS M/-/H without L_H", "mpjpe"),
 ]
-
-
-ROWS = ("FS H+M/H/-", "WS+R H+M/-/H", "WS H+M/-/H", "2d-only M/-/-", "WS+R M/-/H", "WS M/-/H", "WS M/-/I",
-        "WS M/-/I+Q", "WS M/-/H+I+Q", "WS+R M/-/H+I+Q", "WS M/-/H without L_H")   # the paper's Table 1, in order
 
 
 def row_runs(ours: pd.DataFrame, row: str, formulation: str) -> pd.DataFrame:
@@ -68,7 +64,7 @@ def rows_table(ours: pd.DataFrame, formulations=("paper", "ours")) -> pd.DataFra
     """Every Table-1 row under each formulation: the metrics averaged over its seeds, MPJPE over FS's and P-MPJPE
     over the flat pose's (the 2D-only row's), each ratio over the seeds both rows have."""
     lines = []
-    for row in ROWS:
+    for row in TABLE1:  # the paper's order
         for f in formulations:
             runs = row_runs(ours, row, f)
             if not len(runs):
@@ -120,8 +116,9 @@ def main(argv=None) -> int:
                                + to_markdown(df) + "\n## All rows, the paper's literal formulation and ours\n\n"
                                "Each row's metrics averaged over its seeds (MPJPE / P-MPJPE in mm, 2D in px at 256); "
                                "x FS = MPJPE / FS's, P x flat = P-MPJPE / the 2D-only row's (the flat pose), both "
-                               "over the seeds the two rows share.\n\n" + to_markdown(rows) + "\n## Seeds\n\nEvery row trained with more than one seed, each "
-                               "seed's value (the seed also draws the synthetic twins and the shared 2D model).\n\n"
+                               "over the seeds the two rows share.\n\n" + to_markdown(rows)
+                               + "\n## Seeds\n\nEvery row trained with more than one seed, each seed's value (the seed "
+                               "also draws the synthetic twins and the shared 2D model).\n\n"
                                + to_markdown(seeds))
     return 0
 
