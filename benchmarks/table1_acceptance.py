@@ -2,9 +2,9 @@
 
     python benchmarks/table1_acceptance.py --profile cpu --out results/tables/table1_acceptance.md
 
-For each formulation with runs ("paper": the literal losses; "ours0" .. "ours": `config.FORMULATIONS`), every check is
-computed from results/table1/*/metrics.json and printed as PASS / FAIL / MISSING (a row not trained yet) with the
-numbers it compares. Nothing is tuned here.
+For each formulation with runs ("paper": the literal losses; "ours0" .. "ours", "ours_clip": `config.FORMULATIONS`),
+every check is computed from results/table1/*/metrics.json and printed as PASS / FAIL / MISSING (a row not trained
+yet) with the numbers it compares. Nothing is tuned here.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from weakpose.config import FORMULATIONS, config_from_dict, formulations_of
+from weakpose.config import FORMULATIONS, config_from_dict, formulation_of, formulations_of
 from weakpose.tables import TABLE1, collect_results
 
 CHECKS = [
@@ -100,10 +100,12 @@ def main(argv=None) -> int:
     ours = ours[(ours["folder"] == "table1") & (ours["profile"] == a.profile)].copy()
     ours["formulations"] = [formulations_of(config_from_dict(json.loads((Path(d) / "config.json").read_text())))
                             for d in ours["run_dir"]]
-    ours["formulation"] = [fs[0] if fs else "custom" for fs in ours["formulations"]]
+    ours["formulation"] = [formulation_of(config_from_dict(json.loads((Path(d) / "config.json").read_text())))
+                           for d in ours["run_dir"]]
     forms = [f for f in FORMULATIONS if any(f in fs for fs in ours["formulations"])] or ["paper", "ours"]
     df = pd.concat([check_table(ours, f) for f in forms], ignore_index=True)
-    seeds, rows = seed_table(ours), rows_table(ours)
+    seeds = seed_table(ours)
+    rows = rows_table(ours, [f for f in ("paper", "ours", "ours_clip") if f in forms])
     print(df.to_string(index=False))
     print(rows.to_string(index=False))
     print(seeds.to_string(index=False))
@@ -113,7 +115,7 @@ def main(argv=None) -> int:
         Path(a.out).write_text(f"# Table 1 acceptance checks (profile {a.profile}, synthetic twins)\n\n"
                                f"From `python benchmarks/table1_acceptance.py --profile {a.profile} --out {a.out}`. "
                                "Both sides of a check are averaged over the seeds they share (column seeds).\n\n"
-                               + to_markdown(df) + "\n## All rows, the paper's literal formulation and ours\n\n"
+                               + to_markdown(df) + "\n## All rows, the paper's literal formulation, ours and ours_clip\n\n"
                                "Each row's metrics averaged over its seeds (MPJPE / P-MPJPE in mm, 2D in px at 256); "
                                "x FS = MPJPE / FS's, P x flat = P-MPJPE / the 2D-only row's (the flat pose), both "
                                "over the seeds the two rows share.\n\n" + to_markdown(rows)

@@ -85,7 +85,8 @@ def test_chirality_terms_rename_and_relabel_only_the_rows_that_use_the_prior():
     assert len({c.run_id() for c in ws}) == 3
     assert [formulation_of(c) for c in ws] == ["ours", "ours1", "ours2"]
     # a measured, unadopted switch on top of a formulation makes the run "custom", not that formulation
-    for k, v in (("mv_grad_clip", 3.0), ("foreshortening_weight", 5.0), ("foreshortening_margin", 0.85)):
+    for k, v in (("mv_grad_clip", 2.0), ("depth_grad_scale", 0.1), ("foreshortening_weight", 5.0),
+                 ("foreshortening_margin", 0.85)):
         assert formulation_of(C.make_config("cpu128", sup2d="M", mv="H", **{**ours, k: v})) == "custom"
     with pytest.raises(ValueError, match="chirality_terms"):
         C.make_config("cpu128", chirality_terms="nose+toes")
@@ -115,8 +116,8 @@ def test_a_formulation_matches_only_where_its_terms_would_be_off_too():
     hinge = dataclasses.replace(ours2, foreshortening_weight=10.0)   # the hinge on at the default bones / margin
     assert formulation_of(hinge) == "custom"
     fs = C.make_config("cpu128", sup3d="H", mv="", **FORMULATIONS["ours2"])
-    assert formulations_of(fs) == ["ours", "ours2", "ours1"]
-    assert formulations_of(dataclasses.replace(fs, foreshortening_weight=0.0)) == ["ours", "ours2", "ours1"]
+    assert formulations_of(fs) == ["ours_clip", "ours", "ours2", "ours1"] and formulation_of(fs) == "ours"
+    assert formulations_of(dataclasses.replace(fs, foreshortening_weight=0.0)) == formulations_of(fs)
     assert formulation_of(C.make_config("cpu128", sup3d="H", mv="")) == "paper"
 
 
@@ -129,3 +130,38 @@ def test_tables_label_every_formulation_apart():
     assert labels["ours"] == "ours (synthetic, cpu128, fixed)" and labels["paper"] == "ours (synthetic, cpu128)"
     assert labels["ours2"].endswith("fixed v2)") and len(set(labels.values())) == len(FORMULATIONS)
     assert label_of(C.make_config("cpu128", sup2d="M", mv="H", mv_grad_clip=3.0)).endswith("custom)")
+    assert labels["ours_clip"] == "ours (synthetic, cpu128, fixed + clip)"
+
+
+def test_ours_clip_is_ours_plus_the_clip_and_keeps_the_shared_rows_labelled_ours():
+    """"ours_clip" differs from "ours" in `mv_grad_clip` alone; a weak run with it is ours_clip (not ours, not
+    custom), while FS, with no L_MC to clip, is the same run id under both and stays labelled "ours"."""
+    from weakpose.config import FORMULATIONS, formulation_of
+    from weakpose.tables import ROWS
+    assert FORMULATIONS["ours_clip"] == {**FORMULATIONS["ours"], "mv_grad_clip": 3.0}
+    ws = [C.make_run_config("cpu128", formulation=f, **ROWS["table1"]["WS M/-/H+I+Q"]) for f in ("ours", "ours_clip")]
+    assert [formulation_of(c) for c in ws] == ["ours", "ours_clip"] and ws[0].run_id() != ws[1].run_id()
+    fs = [C.make_run_config("cpu128", formulation=f, **ROWS["table1"]["FS H+M/H/-"]) for f in ("ours", "ours_clip")]
+    assert fs[0].run_id() == fs[1].run_id() and formulation_of(fs[1]) == "ours"
+
+
+def test_ours_clip_rows_copied_from_the_clip_ablations_are_those_ablations():
+    """The Table-1 ours_clip runs that were first trained as `mv_grad_clip=3` ablations (a PROVENANCE.txt in their
+    folder) are copies of those runs, and their config is exactly the row's ours_clip config (same run id)."""
+    from pathlib import Path
+    from weakpose.tables import ROWS, match_rows
+    root = Path(__file__).resolve().parent.parent / "results"
+    copied = sorted((root / "table1").glob("*/PROVENANCE.txt"))
+    if not copied:
+        pytest.skip("no copied runs in results/table1")
+    for prov in copied:
+        d = prov.parent
+        cfg = C.config_from_dict(json.loads((d / "config.json").read_text()))
+        assert cfg.run_id() == d.name and C.formulation_of(cfg) == "ours_clip"
+        row = match_rows(cfg)["table1"]
+        made = C.make_run_config(cfg.profile, seed=cfg.seed, formulation="ours_clip", **ROWS["table1"][row])
+        assert made == cfg
+        ablation = root / "ablations" / prov.read_text().split("results/ablations/")[1].split()[0]
+        for f in ("config.json", "history.csv", "metrics.json", "per_sample.csv"):
+            assert (d / f).read_bytes() == (ablation / f).read_bytes(), (d, f)
+

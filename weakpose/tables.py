@@ -76,9 +76,10 @@ def _lookup(table: str, name: str) -> dict:
 
 def label_of(cfg: TrainConfig) -> str:
     """How our runs are labelled in the tables: "ours (<source>, <profile>)", plus ", fixed" for the "ours"
-    formulation, ", fixed v2" / "v1" / "v0" for its earlier versions (the paper's literal losses carry no suffix)."""
+    formulation, ", fixed + clip" for its candidate successor "ours_clip", ", fixed v2" / "v1" / "v0" for its earlier
+    versions (the paper's literal losses carry no suffix)."""
     f = formulation_of(cfg)
-    suffix = {"paper": "", "ours": ", fixed", "ours2": ", fixed v2", "ours1": ", fixed v1",
+    suffix = {"paper": "", "ours_clip": ", fixed + clip", "ours": ", fixed", "ours2": ", fixed v2", "ours1": ", fixed v1",
               "ours0": ", fixed v0"}.get(f, ", custom")
     return f"ours ({cfg.source}, {cfg.profile}{suffix})"
 
