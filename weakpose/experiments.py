@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", choices=list(PROFILES), default="small")
     p.add_argument("--formulation", choices=[*FORMULATIONS, "both"], default="paper",
                    help="the paper's literal losses, ours (README 'Weak supervision'; ours0: its first version, the "
-                   "cpu profile's committed rows; ours_clip: ours + mv_grad_clip=3, the candidate successor), or "
+                   "cpu profile's committed rows; ours_clip: ours + mv_grad_clip=3, the one to use for new runs), or "
                    "both (paper and ours) one after the other")
     p.add_argument("--rerun", action="store_true", help="re-execute rows that already have metrics.json")
     p.add_argument("--source", choices=["synthetic", "real"], default="synthetic")

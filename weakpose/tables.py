@@ -76,7 +76,7 @@ def _lookup(table: str, name: str) -> dict:
 
 def label_of(cfg: TrainConfig) -> str:
     """How our runs are labelled in the tables: "ours (<source>, <profile>)", plus ", fixed" for the "ours"
-    formulation, ", fixed + clip" for its candidate successor "ours_clip", ", fixed v2" / "v1" / "v0" for its earlier
+    formulation, ", fixed + clip" for its successor "ours_clip", ", fixed v2" / "v1" / "v0" for its earlier
     versions (the paper's literal losses carry no suffix)."""
     f = formulation_of(cfg)
     suffix = {"paper": "", "ours_clip": ", fixed + clip", "ours": ", fixed", "ours2": ", fixed v2", "ours1": ", fixed v1",
