@@ -197,6 +197,24 @@ def test_figure2_picks_before_and_after():
     assert [str(p) for _, p in tables.figure2_runs(ours.iloc[[0]])] == ["/a.pt"]
 
 
+def test_figure2_pairs_one_formulation_and_seed_and_prefers_ws():
+    base = dict(use_heatmap_loss=True, source="synthetic", profile="cpu128")
+    a, b = "ours (synthetic, cpu128, fixed)", "ours (synthetic, cpu128, fixed + clip)"
+    ours = pd.DataFrame([
+        {**base, "mode": "ws", "mv": "H", "label": b, "seed": 1, "checkpoint": "/b_h.pt", "written": pd.Timestamp(9)},
+        {**base, "mode": "ws", "mv": "H", "label": a, "seed": 1, "checkpoint": "/a_h.pt", "written": pd.Timestamp(2)},
+        {**base, "mode": "ws", "mv": "H", "label": a, "seed": 0, "checkpoint": "/a_h0.pt", "written": pd.Timestamp(5)},
+        {**base, "mode": "ws+r", "mv": "H+I+Q", "label": a, "seed": 1, "checkpoint": "/a_rq.pt",
+         "written": pd.Timestamp(8)},
+        {**base, "mode": "ws", "mv": "H+I+Q", "label": a, "seed": 1, "checkpoint": "/a_q.pt",
+         "written": pd.Timestamp(3)},
+    ])
+    # the newest Q run is formulation a, seed 1: both panels come from a / seed 1, each a WS run
+    assert [str(p) for _, p in tables.figure2_runs(ours)] == ["/a_h.pt", "/a_q.pt"]
+    # without a no-Q run of a / seed 1 the panels fall back to the newest of the source and profile
+    assert [str(p) for _, p in tables.figure2_runs(ours.drop(index=1))] == ["/b_h.pt", "/a_q.pt"]
+
+
 def test_markdown_keeps_published_precision():
     md = tables.to_markdown(pd.DataFrame({"a": ["x|y"], "b": [77.75], "c": [45.0], "d": [521.18443], "e": [np.nan]}))
     assert md.splitlines()[2] == "| x\\|y | 77.75 | 45.0 | 521.2 | - |"

@@ -322,8 +322,10 @@ def viewer_runs(ours: pd.DataFrame, max_runs: int = 6) -> list[tuple[str, Path]]
 
 def figure2_runs(ours: pd.DataFrame) -> list[tuple[str, Path]]:
     """Checkpoints for the Figure-2-style view: a weakly-supervised run whose multi-view data has no MQC (Q) -
-    'before', preferably MV=H as in the paper's left panel - and one with Q - 'after', preferably MV=H+I+Q; the
-    newest of each, from the same source and profile where possible. Only those that exist are returned."""
+    'before', preferably MV=H as in the paper's left panel - and one with Q - 'after', preferably MV=H+I+Q; each a
+    WS run (the paper's mode) where there is one, then the preferred MV; the newest of each, from the same source
+    and profile, and from one formulation (label) and seed where that has both panels. Only those that exist are
+    returned."""
     if ours is None or ours.empty:
         return []
     ws = ours[ours["mode"].isin(["ws", "ws+r"]) & (ours["checkpoint"] != "")].sort_values("written", ascending=False)
@@ -331,14 +333,19 @@ def figure2_runs(ours: pd.DataFrame) -> list[tuple[str, Path]]:
     if ws.empty:
         return []
     with_q = ws[ws["mv"].str.contains("Q")]
-    pref = (with_q if not with_q.empty else ws).iloc[0][["source", "profile"]]
+    pref = (with_q if not with_q.empty else ws).iloc[0]
     same = ws[(ws["source"] == pref["source"]) & (ws["profile"] == pref["profile"])]
+    keys = [k for k in ("label", "seed") if k in same]
+    paired = same[(same[keys] == pref[keys]).all(axis=1)] if keys else same
+    if paired["mv"].str.contains("Q").any() and (~paired["mv"].str.contains("Q")).any():
+        same = paired   # like for like: only the multi-view data differs between the panels
     out = []
     for tag, sel, best in (("before: no MQC in MV", ~same["mv"].str.contains("Q"), "H"),
                            ("after: MQC in MV", same["mv"].str.contains("Q"), "H+I+Q")):
         cand = same[sel]
         if cand.empty:
             continue
+        cand = cand[cand["mode"] == "ws"] if (cand["mode"] == "ws").any() else cand
         pick = cand[cand["mv"] == best].iloc[0] if (cand["mv"] == best).any() else cand.iloc[0]
         out.append((f"{tag} ({pick['mode'].upper()}, MV={pick['mv']}, {pick['label']})", Path(pick["checkpoint"])))
     return out
