@@ -320,6 +320,11 @@ def viewer_runs(ours: pd.DataFrame, max_runs: int = 6) -> list[tuple[str, Path]]
     return out
 
 
+def _prefer(df: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
+    """The rows of ``df`` where ``mask`` holds, or all of ``df`` where it holds nowhere."""
+    return df[mask] if mask.any() else df
+
+
 def figure2_runs(ours: pd.DataFrame) -> list[tuple[str, Path]]:
     """Checkpoints for the Figure-2-style view: a weakly-supervised run whose multi-view data has no MQC (Q) -
     'before', preferably MV=H as in the paper's left panel - and one with Q - 'after', preferably MV=H+I+Q; each a
@@ -332,20 +337,19 @@ def figure2_runs(ours: pd.DataFrame) -> list[tuple[str, Path]]:
     ws = ws[ws["use_heatmap_loss"].astype(bool)]
     if ws.empty:
         return []
-    with_q = ws[ws["mv"].str.contains("Q")]
-    pref = (with_q if not with_q.empty else ws).iloc[0]
+    ws = ws.assign(has_q=ws["mv"].str.contains("Q"))
+    pref = _prefer(ws, ws["has_q"]).iloc[0]
     same = ws[(ws["source"] == pref["source"]) & (ws["profile"] == pref["profile"])]
     keys = [k for k in ("label", "seed") if k in same]
     paired = same[(same[keys] == pref[keys]).all(axis=1)] if keys else same
-    if paired["mv"].str.contains("Q").any() and (~paired["mv"].str.contains("Q")).any():
+    if paired["has_q"].any() and not paired["has_q"].all():
         same = paired   # like for like: only the multi-view data differs between the panels
     out = []
-    for tag, sel, best in (("before: no MQC in MV", ~same["mv"].str.contains("Q"), "H"),
-                           ("after: MQC in MV", same["mv"].str.contains("Q"), "H+I+Q")):
-        cand = same[sel]
+    for tag, q, best in (("before: no MQC in MV", False, "H"), ("after: MQC in MV", True, "H+I+Q")):
+        cand = same[same["has_q"] == q]
         if cand.empty:
             continue
-        cand = cand[cand["mode"] == "ws"] if (cand["mode"] == "ws").any() else cand
-        pick = cand[cand["mv"] == best].iloc[0] if (cand["mv"] == best).any() else cand.iloc[0]
+        cand = _prefer(cand, cand["mode"] == "ws")
+        pick = _prefer(cand, cand["mv"] == best).iloc[0]
         out.append((f"{tag} ({pick['mode'].upper()}, MV={pick['mv']}, {pick['label']})", Path(pick["checkpoint"])))
     return out
