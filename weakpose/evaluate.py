@@ -23,10 +23,12 @@ def forward(model, x: torch.Tensor, K_in: torch.Tensor | None, bone_mm: torch.Te
             autocast: bool = False) -> dict[str, torch.Tensor]:
     """The model on network inputs x (B, 3, I, I) float [0, 255] with intrinsics K_in (B, 3, 3) px of x (None: 2D
     and 2.5D only). Returns the model's outputs (`PoseNet.forward`: heatmaps, probs, depth_maps, uv, z_rel, conf,
-    and with K_in points, z_root, valid) plus, with ``bone_mm`` (16,) mm, scale (B,) of eq. 12 and pose_mm
-    (B, J, 3) = scale * points (camera frame, mm)."""
+    and with K_in `PoseNet.reconstruct`'s points, z_root, valid, in fp32) plus, with ``bone_mm`` (16,) mm, scale (B,)
+    of eq. 12 and pose_mm (B, J, 3) = scale * points (camera frame, mm)."""
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
-        out = model(x, None if K_in is None else K_in.float())
+        out = model(x)
+    if K_in is not None:
+        out.update(model.reconstruct(out["uv"], out["z_rel"], K_in))
     if bone_mm is not None and K_in is not None:
         scale = geometry.fit_scale(out["points"].double(), bone_mm.to(x.device))
         out["scale"], out["pose_mm"] = scale, scale[:, None, None] * out["points"].double()

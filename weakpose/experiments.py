@@ -1,6 +1,7 @@
 """The papermill runner: one execution of a table's notebook per row of the paper's Tables 1-3, and its CLI.
 
-    python -m weakpose.experiments table1 --profile small            # Table 1, the ablation (11 rows)
+    python -m weakpose.experiments table1                                # Table 1 (11 rows), ours, cpu, into runs/
+    python -m weakpose.experiments table1 --formulation paper --results results   # regenerate committed rows
     python -m weakpose.experiments all --profile paper --source real --data-root /data/weakpose
 
 A row's configuration is always ``make_run_config(profile, source, data_root, device, seed, **row)``: the runner
@@ -22,7 +23,7 @@ import pandas as pd
 
 from weakpose.config import FORMULATIONS, PROFILES
 from weakpose.progress import ENV as ENV_PROGRESS
-from weakpose.runs import project_root, results_dir, run_dir
+from weakpose.runs import USER_RESULTS, project_root, results_dir, run_dir
 from weakpose.tables import ROWS, TABLES, _lookup, row_config
 
 NOTEBOOKS = {"table1": "ablation.ipynb", "table2": "sota_h36m.ipynb", "table3": "sota_3dhp.ipynb"}
@@ -33,7 +34,7 @@ ENV_PROFILE, ENV_RESULTS = "WEAKPOSE_NOTEBOOK_PROFILE", "WEAKPOSE_RESULTS"
 # ----------------------------------------------------------------------------------------------- the runner
 def notebook_params(table: str, name: str, profile: str, results: str | os.PathLike, source: str = "synthetic",
                     data_root: str = "", device: str = "auto", seed: int = 0, reuse: bool = True,
-                    formulation: str = "paper") -> dict:
+                    formulation: str = "ours") -> dict:
     """The papermill parameters of one row: Table 1 passes the row's flat configuration, Tables 2-3 its name."""
     common = dict(profile=profile, source=source, data_root=data_root, device=device, seed=seed,
                   results_root=str(results), reuse=reuse, formulation=formulation)
@@ -57,10 +58,10 @@ def _without_test_overrides():
         os.environ.update(saved)
 
 
-def run_table(table: str, profile: str, results: str | os.PathLike = "results", source: str = "synthetic",
+def run_table(table: str, profile: str, results: str | os.PathLike = USER_RESULTS, source: str = "synthetic",
               data_root: str = "", device: str = "auto", seed: int = 0, rerun: bool = False,
               rows: list[str] | None = None, notebooks: str | os.PathLike | None = None,
-              progress: bool = True, formulation: str = "paper") -> pd.DataFrame:
+              progress: bool = True, formulation: str = "ours") -> pd.DataFrame:
     """Execute the table's notebook once per row with papermill (kernel python3) into
     ``<results>/<table>/<run-id>/notebook.ipynb``. Rows whose metrics.json exists are skipped unless ``rerun``
     (which deletes the row's folder first: a fresh training, no reuse). A failed row is reported and the next
@@ -127,15 +128,14 @@ def main(argv: list[str] | None = None) -> int:
                "  history.csv, per_sample.csv, checkpoints/last.pt; a line per row while it runs and a summary at the\n"
                "  end. Tables and figures: papermill notebooks/results.ipynb results/results-out.ipynb.")
     p.add_argument("table", choices=[*TABLES, "all"])
-    p.add_argument("--profile", choices=list(PROFILES), default="small")
-    p.add_argument("--formulation", choices=[*FORMULATIONS, "both"], default="paper",
-                   help="the paper's literal losses, ours (README 'Weak supervision'; ours0: its first version, the "
-                   "cpu profile's committed rows; ours_clip: ours + mv_grad_clip=3, the one to use for new runs), or "
-                   "both (paper and ours) one after the other")
+    p.add_argument("--profile", choices=list(PROFILES), default="cpu", help="default cpu (README 'Profiles')")
+    p.add_argument("--formulation", choices=list(FORMULATIONS), default="ours",
+                   help="ours (default) | paper: the paper's literal eqs. 7-11 (docs/weak-supervision.md)")
     p.add_argument("--rerun", action="store_true", help="re-execute rows that already have metrics.json")
     p.add_argument("--source", choices=["synthetic", "real"], default="synthetic")
     p.add_argument("--data-root", default="", help="dataset root (default: $WEAKPOSE_DATA or ~/.cache/weakpose)")
-    p.add_argument("--results", default="results", help="results root (relative: from the repository root)")
+    p.add_argument("--results", default=USER_RESULTS, help=f"results root (default {USER_RESULTS}/, ignored by git; "
+                   "relative: from the repository root); --results results regenerates the committed rows")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rows", nargs="*", default=None, help="only these row names (see weakpose.experiments.ROWS)")
@@ -144,9 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     tables = list(TABLES) if a.table == "all" else [a.table]
     if a.rows and len(tables) > 1:
         p.error("--rows needs a single table")
-    forms = ["paper", "ours"] if a.formulation == "both" else [a.formulation]
     summary = pd.concat([run_table(t, a.profile, a.results, a.source, a.data_root, a.device, a.seed, a.rerun, a.rows,
-                                   a.notebooks, formulation=f) for f in forms for t in tables], ignore_index=True)
+                                   a.notebooks, formulation=a.formulation) for t in tables], ignore_index=True)
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
         print(summary.drop(columns=["out"]).to_string(index=False))
     print(f"[weakpose] results under {results_dir(a.results)}; tables and figures: run notebooks/results.ipynb")

@@ -29,7 +29,9 @@ def _backbone(name: str, stride: int) -> tuple[nn.Module, int]:
 
 
 class PoseNet(nn.Module):
-    """Backbone + 2.5D head.
+    """Backbone + 2.5D head: images in, the 2.5D pose of Sec. 3.2 out (2D heatmaps, eq. 4's soft-argmax, eq. 5's
+    relative depth). The 3D reconstruction of eqs. 1-3 is a separate step, `reconstruct`, that the weak losses
+    (`weak.weak_losses`) and the evaluation (`evaluate.forward`) run on that output in fp32.
 
     Args:
         backbone: timm model name ("hrnet_w32" in the paper; "resnet18" is a small CPU choice).
@@ -37,32 +39,18 @@ class PoseNet(nn.Module):
         head_channels: width of the 3x3 conv before the final 1x1 (0 = a single 1x1 conv).
         feature_stride: stride of the backbone map to use (0 = ``stride``). A shallow stride-4 map of a ResNet
             sees only a small patch of the person; e.g. ``resnet18`` with feature_stride 16 is upsampled x4.
-        root_depth: "neck" (eq. 3) or "bones" (ours: the root depth fitted to all 16 bones with the eq. 11 means
-            ``mean_bone``, (16,) scale-normalised, kept as a buffer so a checkpoint carries it; see
-            `geometry.reconstruct`).
+        invalid_views, hinge_margin: how `reconstruct` treats a view without a real root of eq. 3 ("mask": the
+            paper; "hinge": placed at the closest approach, with a validity penalty; `geometry.reconstruct`).
     """
 
     def __init__(self, backbone: str = "hrnet_w32", num_joints: int = skeleton.J, stride: int = 4,
                  temperature: float = 50.0, head_channels: int = 0, feature_stride: int = 0,
-                 detach_2d_3d: bool = False, invalid_views: str = "mask", hinge_margin: float = 0.0,
-                 depth_grad_scale: float = 1.0, free_2d_joints: tuple[int, ...] = (), free_2d_grad_scale: float = 1.0,
-                 root_depth: str = "neck", mean_bone: torch.Tensor | None = None):
+                 invalid_views: str = "mask", hinge_margin: float = 0.0):
         super().__init__()
-        if root_depth not in ("neck", "bones"):
-            raise ValueError(f"root_depth must be 'neck' or 'bones', got {root_depth!r}")
-        if root_depth == "bones":
-            if mean_bone is None or tuple(torch.as_tensor(mean_bone).shape) != (len(skeleton.BONES),):
-                raise ValueError(f"root_depth='bones' needs mean_bone of shape ({len(skeleton.BONES)},), the "
-                                 f"scale-normalised mean bone lengths of eq. 11")
-            self.register_buffer("mean_bone", torch.as_tensor(mean_bone, dtype=torch.float32).clone())
-        self.root_depth = root_depth
+        if invalid_views not in ("mask", "hinge"):
+            raise ValueError(f"invalid_views must be 'mask' or 'hinge', got {invalid_views!r}")
         self.num_joints, self.stride, self.temperature = num_joints, stride, temperature
-        self.detach_2d_3d, self.invalid_views, self.hinge_margin = detach_2d_3d, invalid_views, hinge_margin
-        self.depth_grad_scale, self.free_2d_grad_scale = depth_grad_scale, free_2d_grad_scale
-        free = torch.zeros(num_joints, dtype=torch.bool)
-        free[list(free_2d_joints)] = True
-        self.register_buffer("free_2d", free, persistent=False)
-        self.any_free_2d = bool(free_2d_joints)   # a Python bool: no host sync in forward
+        self.invalid_views, self.hinge_margin = invalid_views, hinge_margin
         feature_stride = feature_stride or stride
         if feature_stride % stride:
             raise ValueError(f"feature_stride {feature_stride} must be a multiple of stride {stride}")
@@ -89,7 +77,7 @@ class PoseNet(nn.Module):
 
         Zero latent depth means a fronto-parallel pose at the root depth, which eq. 3 always reconstructs (the
         discriminant is a.a > 0). A random init gives |z^r_neck| of order 1 and beyond, where eq. 3 has no real root:
-        measured on the synthetic H twin, L_MC and L_B were exactly 0 on most WS+R steps of the 'small' profile
+        measured on the synthetic H twin, L_MC and L_B were exactly 0 on most WS+R steps of a 64 px profile
         because every sample of the batch was invalid, so the depth head got no gradient."""
         nn.init.zeros_(self.depth.weight)
         nn.init.zeros_(self.depth.bias)
@@ -98,81 +86,39 @@ class PoseNet(nn.Module):
         """(B, 3, H, W) float in [0, 255] -> ImageNet-normalised."""
         return (images - self.mean) / self.std
 
-    def forward(self, images: torch.Tensor, K: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         """Args:
             images: (B, 3, H_in, W_in) float RGB in [0, 255] (channels_last welcome).
-            K: (B, 3, 3) px intrinsics of the input images, or None to skip the 3D reconstruction.
-        Returns a dict:
-            heatmaps (B, J, H, W) raw H^2D; probs (B, J, H, W) normalised H-bar^2D (eq. 4); depth_maps (B, J, H, W) H^z; uv (B, J, 2) px of the input image (eq. 4);
-            z_rel (B, J) scale-normalised relative depth (eq. 5); conf (B, J) phi = H^2D at uv;
-            with K also points (B, J, 3) scale-normalised 3D (eqs. 1-3), z_root (B,), valid (B,) bool.
+        Returns the 2.5D prediction, a dict (fp32 also under autocast):
+            heatmaps (B, J, H, W) raw H^2D; probs (B, J, H, W) normalised H-bar^2D (eq. 4); depth_maps (B, J, H, W)
+            H^z; uv (B, J, 2) px of the input image (eq. 4); z_rel (B, J) scale-normalised relative depth (eq. 5);
+            conf (B, J) phi = H^2D at uv (no gradient).
         """
-        feats = self.backbone(self.normalise(images))[0]
-        feats = self.shared(feats)
+        feats = self.shared(self.backbone(self.normalise(images))[0])
         heatmaps = self.heat(feats).float()
-        if self.free_2d_grad_scale != 1.0 and self.detach_2d_3d and self.any_free_2d:
-            # ours: the free joints' heatmaps (trained by the weak losses alone) reach the shared features with their
-            # gradient scaled (0: only the 1x1 heatmap layer learns them); the same values forward
-            free_maps = self.heat(_scale_grad(feats, self.free_2d_grad_scale)).float()
-            heatmaps = torch.where(self.free_2d[None, :, None, None], free_maps, heatmaps)
-        # ``depth_grad_scale`` (ours, 1 = the paper): the gradient of everything the depth maps feed (L_z, L_MC, L_B)
-        # reaches the shared features scaled by it; 0 trains the latent-depth layer alone on frozen 2D features
-        depth_maps = self.depth(feats if self.depth_grad_scale == 1.0 else
-                                _scale_grad(feats, self.depth_grad_scale)).float()
+        depth_maps = self.depth(feats).float()
         uv, probs = geometry.soft_argmax(heatmaps, self.stride, self.temperature)
-        out = {
+        return {
             "heatmaps": heatmaps, "probs": probs, "depth_maps": depth_maps, "uv": uv,
             "z_rel": geometry.relative_depth(probs, depth_maps),
             "conf": geometry.heatmap_confidence(heatmaps.detach(), uv.detach(), self.stride),
         }
-        if K is not None:
-            # ``detach_2d_3d`` (ours, off = the paper): the 3D path (eqs. 1-3, hence L_MC and L_B) sees the 2D
-            # detached, i.e. uv and the eq. 5 softmax weights, so the weak losses train the depth maps only;
-            # except the ``free_2d_joints`` (joints no 2D source labels), whose 2D only the weak losses can train.
-            if self.detach_2d_3d:
-                f = self.free_2d
-                uv3 = torch.where(f[:, None], uv, uv.detach())
-                z3 = geometry.relative_depth(torch.where(f[:, None, None], probs, probs.detach()), depth_maps)
-            else:
-                uv3, z3 = uv, out["z_rel"]
-            rec = self.reconstruct(uv3, z3, K.float())
-            out["points"], out["z_root"], out["valid"] = rec[:3]
-            if self.invalid_views == "hinge":  # ours: invalid views stay in the loss with a validity penalty
-                out["validity"] = rec[3]
+
+    def reconstruct(self, uv: torch.Tensor, z_rel: torch.Tensor, K: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Eqs. 1-3 on a 2.5D pose (uv (B, J, 2) px of the input, z_rel (B, J), K (B, 3, 3) px of the input), with
+        this model's treatment of invalid views: points (B, J, 3) scale-normalised, z_root (B,), valid (B,) bool,
+        and with invalid_views="hinge" validity (B,), the penalty of `geometry.reconstruct`."""
+        rec = geometry.reconstruct(uv, z_rel, K.float(), invalid=self.invalid_views, hinge_margin=self.hinge_margin)
+        out = {"points": rec[0], "z_root": rec[1], "valid": rec[2]}
+        if self.invalid_views == "hinge":
+            out["validity"] = rec[3]
         return out
 
-    def reconstruct(self, uv: torch.Tensor, z_rel: torch.Tensor, K: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """`geometry.reconstruct` (eqs. 1-3) with this model's settings (invalid views, root depth): what forward
-        runs, and what the trainer's oracle-2D diagnostic calls with the ground-truth 2D."""
-        bones = dict(root_depth="bones", mean_bone=self.mean_bone) if self.root_depth == "bones" else {}
-        if self.invalid_views == "hinge":
-            return geometry.reconstruct(uv, z_rel, K, invalid="hinge", hinge_margin=self.hinge_margin, **bones)
-        return geometry.reconstruct(uv, z_rel, K, **bones)
-
-    def load_2d_state(self, state: dict) -> None:
-        """Load a 2D model's weights (a shared 2D model, `Run._init_from_2d`): every key must match, except that
-        this model keeps its own eq. 11 mean bones (a 2D model, always root_depth="neck", has none)."""
-        own = {"mean_bone": self.mean_bone} if self.root_depth == "bones" else {}
-        self.load_state_dict({**{k: v for k, v in state.items() if k != "mean_bone"}, **own})
-
     @classmethod
-    def from_config(cls, cfg, mean_bone: torch.Tensor | None = None) -> "PoseNet":
-        """The architecture a `TrainConfig` describes (every PoseNet argument that is a config field). With
-        ``cfg.root_depth == "bones"`` it needs ``mean_bone`` (the run's scale-normalised eq. 11 means); rebuilt from
-        a checkpoint, zeros stand in until `load_state_dict` restores the stored ones."""
-        if cfg.root_depth == "bones" and mean_bone is None:
-            mean_bone = torch.zeros(len(skeleton.BONES))
+    def from_config(cls, cfg) -> "PoseNet":
+        """The network a `TrainConfig` describes."""
         return cls(cfg.backbone, stride=cfg.stride, temperature=cfg.temperature, head_channels=cfg.head_channels,
-                   feature_stride=cfg.feature_stride, detach_2d_3d=cfg.detach_2d_3d,
-                   invalid_views=cfg.invalid_views, hinge_margin=cfg.hinge_margin,
-                   depth_grad_scale=cfg.depth_grad_scale, free_2d_joints=cfg.free_2d_joints,
-                   free_2d_grad_scale=cfg.free_2d_grad_scale, root_depth=cfg.root_depth,
-                   mean_bone=mean_bone if cfg.root_depth == "bones" else None)
-
-
-def _scale_grad(x: torch.Tensor, scale: float) -> torch.Tensor:
-    """x in the forward pass; its gradient multiplied by ``scale`` in the backward pass."""
-    return x.detach() if scale == 0.0 else x * scale + x.detach() * (1.0 - scale)
+                   feature_stride=cfg.feature_stride, invalid_views=cfg.invalid_views, hinge_margin=cfg.hinge_margin)
 
 
 def load_checkpoint(path, device="cpu"):

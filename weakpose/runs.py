@@ -12,6 +12,9 @@ from pathlib import Path
 
 from weakpose.config import TrainConfig, formulation_of, make_run_config, resolve_device
 
+# Where notebook and CLI runs go unless told otherwise: an ignored folder, never the committed results/.
+USER_RESULTS = "runs"
+
 
 def project_root() -> Path:
     """The nearest parent of the working directory holding pyproject.toml and weakpose/ (else the working
@@ -55,6 +58,9 @@ def announce(cfg: TrainConfig, out_dir: Path) -> None:
 def run(cfg: TrainConfig, out_dir: str | os.PathLike, reuse: bool = True, verbose: bool = True) -> dict:
     """Train (or resume) ``cfg`` into ``out_dir`` and return its metrics; what every table notebook calls.
 
+    A finished run whose checkpoint is absent (a committed row: checkpoints are not in git) is not trained again
+    into its folder: its metrics.json is returned as it is, and how to retrain it elsewhere is printed.
+
     With ``reuse``, work already finished under the same results root is used instead of retraining, and said so:
     an identical run in another table's folder (e.g. Table 1's "WS M/-/H" is Table 2's "WS H") is resumed from a
     copy of its checkpoint (the trainer only re-evaluates); a run evaluated on I whose model was trained for
@@ -65,6 +71,11 @@ def run(cfg: TrainConfig, out_dir: str | os.PathLike, reuse: bool = True, verbos
 
     out = Path(out_dir)
     root = out.parent.parent
+    if (out / "metrics.json").is_file() and not (out / "checkpoints" / "last.pt").is_file():
+        print(f"[weakpose] {out} holds a finished run without its checkpoint: showing it from its files (metrics.json, "
+              f"history.csv), not retraining it. To retrain it: python -m weakpose.trainer --config "
+              f"{out / 'config.json'} --out {USER_RESULTS}/retrain/{out.name}", flush=True)
+        return json.loads((out / "metrics.json").read_text())
     if reuse and not (out / "checkpoints" / "last.pt").is_file():
         same = _finished(root, cfg.run_id(), exclude=out)
         if same is not None:
@@ -140,7 +151,7 @@ def newest_checkpoint(results_root: str | os.PathLike) -> Path | None:
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
-def find_or_train_checkpoint(checkpoint: str = "", results_root: str | os.PathLike = "results") -> Path:
+def find_or_train_checkpoint(checkpoint: str = "", results_root: str | os.PathLike = USER_RESULTS) -> Path:
     """``checkpoint`` if given (it must exist), else the newest checkpoint under ``results_root``; if there is
     none, a smoke model (WS, 2D=H+M, MV=H, synthetic) is trained into ``<results_root>/explore/`` - said loudly."""
     if checkpoint:

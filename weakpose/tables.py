@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from weakpose.config import TrainConfig, config_from_dict, formulation_of, make_run_config
+from weakpose.config import PROFILES, TrainConfig, config_from_dict, formulations_of, make_run_config
 from weakpose.runs import checkpoint_of, results_dir
 
 TABLES: tuple[str, ...] = ("table1", "table2", "table3")
@@ -74,33 +74,48 @@ def _lookup(table: str, name: str) -> dict:
     return dict(ROWS[table][name])
 
 
-def label_of(cfg: TrainConfig) -> str:
-    """How our runs are labelled in the tables: "ours (<source>, <profile>)", plus ", fixed" for the "ours"
-    formulation, ", fixed + clip" for its successor "ours_clip", ", fixed v2" / "v1" / "v0" for its earlier
-    versions (the paper's literal losses carry no suffix)."""
-    f = formulation_of(cfg)
-    suffix = {"paper": "", "ours_clip": ", fixed + clip", "ours": ", fixed", "ours2": ", fixed v2", "ours1": ", fixed v1",
-              "ours0": ", fixed v0"}.get(f, ", custom")
-    return f"ours ({cfg.source}, {cfg.profile}{suffix})"
+# How the two formulations are labelled in tables: ours, and the paper's literal losses as trained by us.
+LABELS = {"ours": "ours", "paper": "literal"}
+
+
+def labels_of(cfg: TrainConfig) -> tuple[str, ...]:
+    """The columns a run stands in, "ours" and / or "paper" (the literal formulation): an FS or 2D-only run is
+    the same computation under both (`config.formulations_of`) and stands in both; a custom run in none."""
+    return formulations_of(cfg)
 
 
 def match_rows(cfg: TrainConfig) -> dict[str, str]:
-    """{table: row name} of every table row whose configuration is exactly ``cfg`` (same profile, source, seed and
-    formulation)."""
-    form = formulation_of(cfg)
-    run = dict(source=cfg.source, data_root=cfg.data_root, device=cfg.device, seed=cfg.seed,
-               formulation=form if form != "custom" else "paper")
+    """{table: row name} of every table row whose configuration is exactly ``cfg`` (same profile, source, seed,
+    under one of the two formulations)."""
+    forms = formulations_of(cfg)
+    if not forms or cfg.profile not in PROFILES:
+        return {}
+    run = dict(source=cfg.source, data_root=cfg.data_root, device=cfg.device, seed=cfg.seed, formulation=forms[0])
     out = {}
     for table, rows in ROWS.items():
         for name, row in rows.items():
             try:
-                made = make_run_config(cfg.profile, **run, **row)
-                # the same computation: equal up to the fields of loss terms the run has off
-                if dataclasses.replace(made, **{k: getattr(cfg, k) for k in cfg.moot_fields()}) == cfg:
+                if make_run_config(cfg.profile, **run, **row) == cfg:
                     out[table] = name
-            except ValueError:  # a profile outside PROFILES (e.g. a hand-made config): matches nothing
+            except ValueError:
                 pass
     return out
+
+
+def describe_row(n: int, cfg: TrainConfig) -> str:
+    """One line naming what ``cfg`` is: its Table-n row (or none), its formulation and the paper's numbers of
+    that row, e.g. 'Table 1 row "WS M/-/H+I+Q", formulation "ours"; the paper: 2D px 6.9, 3D mm 67.4'."""
+    name = match_rows(cfg).get(f"table{n}", "")
+    forms = formulations_of(cfg)
+    form = "ours" if "ours" in forms else forms[0] if forms else "custom"
+    shown = f'"{name}"' if name else "none of the paper's rows"
+    line = f'Table {n} row {shown}, formulation "{form}", profile "{cfg.profile}"'
+    pub = published(n)
+    p = pub[(pub["row"] == name) & ~(pub["gtroot"] if "gtroot" in pub else False)] if name else pub.iloc[:0]
+    if len(p):
+        vals = [f"{c} {p[c].iloc[0]:g}" for c in METRICS[n] if pd.notna(p[c].iloc[0])]
+        line += "; the paper: " + (", ".join(vals) if vals else "no number")
+    return line
 
 
 def metrics_frame(metrics: dict) -> pd.DataFrame:
@@ -123,19 +138,23 @@ CONFIG_COLUMNS = ("profile", "source", "seed", "mode", "sup2d", "sup3d", "sup3d_
                   "use_heatmap_loss", "eval_on", "data_size", "backbone", "input_size", "iterations")
 METRIC_COLUMNS = ("mpjpe", "n_mpjpe", "p_mpjpe", "mpjpe_gtroot", "n_mpjpe_gtroot", "p_mpjpe_gtroot", "mpjpe_2d_px",
                   "mpjpe_2d_px256", "pck", "npck", "auc", "pck_gtroot", "npck_gtroot", "auc_gtroot")
-RESULT_COLUMNS = ("folder", "run_id", "label", *(f"row_{t}" for t in TABLES), *CONFIG_COLUMNS, *METRIC_COLUMNS,
+RESULT_COLUMNS = ("folder", "run_id", "label", "formulation", *(f"row_{t}" for t in TABLES), *CONFIG_COLUMNS, *METRIC_COLUMNS,
                   "checkpoint", "run_dir", "written")
 
 
 def collect_results(root: str | os.PathLike = "results") -> pd.DataFrame:
-    """Every ``<root>/**/metrics.json`` with its config.json, one line per run: the folder under ``root``
-    (table1/2/3, runs, ...), run_id, label "ours (<source>, <profile>)", the row of each table whose configuration
+    """Every ``<root>/**/metrics.json`` with its config.json, one line per run and formulation it stands for
+    (`labels_of`: an FS run is one line under "ours" and one under "paper"; ``results/archive/`` is left out): the
+    folder under ``root`` (table1/2/3, runs, ...), run_id, formulation, label "<ours | literal> (<source>,
+    <profile>)" ("literal" = the paper's formulation trained by us), the row of each table whose configuration
     the run is (``row_table1`` ...; "" if none), the main config fields, every metric, its checkpoint and the time
     metrics.json was written. An empty frame (with these columns) when there is nothing yet."""
     root = results_dir(root)
     recs = []
     for m in sorted(root.rglob("metrics.json")) if root.is_dir() else []:
         d = m.parent
+        if "archive" in d.relative_to(root).parts:
+            continue
         try:
             metrics = json.loads(m.read_text())
             cfg = config_from_dict(json.loads((d / "config.json").read_text()))
@@ -146,12 +165,14 @@ def collect_results(root: str | os.PathLike = "results") -> pd.DataFrame:
         c = dataclasses.asdict(cfg)
         c["sup3d_subjects"] = ",".join(cfg.sup3d_subjects)
         c["mode"] = cfg.mode
-        recs.append({"folder": d.relative_to(root).parts[0], "run_id": metrics.get("run_id") or cfg.run_id(),
-                     "label": label_of(cfg),
-                     **{f"row_{t}": rows.get(t, "") for t in TABLES}, **{k: c[k] for k in CONFIG_COLUMNS},
-                     **{k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
-                     "checkpoint": str(checkpoint_of(d) or ""), "run_dir": str(d),
-                     "written": pd.Timestamp(m.stat().st_mtime, unit="s")})
+        for form in labels_of(cfg) or ("custom",):
+            recs.append({"folder": d.relative_to(root).parts[0], "run_id": metrics.get("run_id") or cfg.run_id(),
+                         "label": f"{LABELS.get(form, form)} ({cfg.source}, {cfg.profile})", "formulation": form,
+                         **{f"row_{t}": rows.get(t, "") for t in TABLES}, **{k: c[k] for k in CONFIG_COLUMNS},
+                         **{k: float(v) for k, v in metrics.items()
+                            if isinstance(v, (int, float)) and not isinstance(v, bool)},
+                         "checkpoint": str(checkpoint_of(d) or ""), "run_dir": str(d),
+                         "written": pd.Timestamp(m.stat().st_mtime, unit="s")})
     if not recs:
         return pd.DataFrame(columns=list(RESULT_COLUMNS))
     df = pd.DataFrame(recs).reindex(columns=list(dict.fromkeys([*RESULT_COLUMNS, *pd.DataFrame(recs).columns])))
@@ -179,25 +200,28 @@ def published(n: int, raw: bool = False) -> pd.DataFrame:
 
 
 def _ours(n: int, ours: pd.DataFrame, name: str, gtroot: bool = False) -> list[dict]:
-    """Our values for row ``name`` of Table n, one dict per label (mean over seeds), in paper column names."""
+    """Our values for row ``name`` of Table n, one dict per label: the mean over seeds in paper column names, and
+    the standard deviation over seeds of each (``spread``, NaN for one seed)."""
     col = f"row_table{n}"
     if ours is None or ours.empty or col not in ours:
         return []
     sel = ours[ours[col] == name]
     if "written" in sel:  # the same run reused in several tables' folders counts once
         sel = sel.sort_values("written", ascending=False)
-    sel = sel.drop_duplicates("run_id")
+    sel = sel.drop_duplicates(["run_id", "label"])
     out = []
     for label, g in sel.groupby("label", sort=True):
-        vals = {}
+        vals, spread = {}, {}
         for paper_col, key in METRICS[n].items():
             key = key + "_gtroot" if gtroot else key
-            vals[paper_col] = float(g[key].mean()) if key in g and g[key].notna().any() else np.nan
+            has = key in g and g[key].notna().any()
+            vals[paper_col] = float(g[key].mean()) if has else np.nan
+            spread[paper_col] = float(g[key].std()) if has and g[key].notna().sum() > 1 else np.nan
         note = f"{len(g)} run(s), seeds {sorted(set(int(s) for s in g['seed']))}"
         if n == 1 and (g["mode"] == "2d").all():
-            vals["3D mm"] = np.nan  # the depth head of a 2D-only model is never trained: no 3D model to score
+            vals["3D mm"] = spread["3D mm"] = np.nan  # a 2D-only model's depth head is never trained: no 3D to score
             note += "; no 3D for a 2D-only model"
-        out.append({"label": label, "values": vals, "note": note})
+        out.append({"label": label, "values": vals, "spread": spread, "note": note, "seeds": len(g)})
     return out
 
 
@@ -231,33 +255,33 @@ def paper_table(n: int, ours: pd.DataFrame | None = None) -> pd.DataFrame:
 
 
 def side_by_side(n: int, ours: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The paper's own rows of Table n with the paper's number next to ours, per metric: columns "<metric>
-    (paper)", "<metric> (ours (<source>, <profile>))", ...; one line per row (Table 1's extra rows included)."""
+    """The paper's own rows of Table n, three things side by side per metric: the published number "<metric>
+    (paper)", ours "<metric> (ours (<source>, <profile>))" with its standard deviation over seeds "<metric> sd
+    (...)" and number of seeds "seeds (...)", and the literal formulation trained by us, "(literal (...))", the
+    same way; one line per row (Table 1's extra rows included)."""
     num = published(n)
     own = num[num["row"] != ""]
     labels = sorted(set(ours.loc[ours[f"row_table{n}"] != "", "label"])) \
         if ours is not None and not ours.empty else []  # labels with at least one row of this table
+    wanted = [(p["row"], bool(p.get("gtroot", False)), p) for _, p in own.iterrows()]
+    if n == 1:
+        wanted += [(name, False, None) for name in TABLE1_EXTRA]
     lines = []
-    for _, p in own.iterrows():
-        gt = bool(p.get("gtroot", False))
-        line = {"row": p["row"] + (" *" if gt else ""), "method": p["method"]}
+    for row, gt, p in wanted:
+        line = {"row": row + (" *" if gt else ""),
+                "method": p["method"] if p is not None else _extra_table1(row)["method"]}
         if n > 1:
             line["section"] = p["section"].split(" - ")[0]
-        found = {o["label"]: o["values"] for o in _ours(n, ours, p["row"], gt)}
+        found = {o["label"]: o for o in _ours(n, ours, row, gt)}
         for c in METRICS[n]:
-            line[f"{c} (paper)"] = p[c]
+            line[f"{c} (paper)"] = p[c] if p is not None else np.nan
             for lab in labels:
-                line[f"{c} ({lab})"] = found.get(lab, {}).get(c, np.nan)
+                o = found.get(lab, {})
+                line[f"{c} ({lab})"] = o.get("values", {}).get(c, np.nan)
+                line[f"{c} sd ({lab})"] = o.get("spread", {}).get(c, np.nan)
+        for lab in labels:
+            line[f"seeds ({lab})"] = found.get(lab, {}).get("seeds", 0)
         lines.append(line)
-    if n == 1:
-        for name in TABLE1_EXTRA:
-            found = {o["label"]: o["values"] for o in _ours(1, ours, name)}
-            line = {"row": name, "method": _extra_table1(name)["method"]}
-            for c in METRICS[1]:
-                line[f"{c} (paper)"] = np.nan
-                for lab in labels:
-                    line[f"{c} ({lab})"] = found.get(lab, {}).get(c, np.nan)
-            lines.append(line)
     return pd.DataFrame(lines)
 
 

@@ -27,16 +27,15 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from weakpose import camera, checkpoints, geometry, losses
+from weakpose import camera, checkpoints, losses, weak
 from weakpose.progress import progress_bar
 from weakpose.camera import inside, sample_affines, transform_points, warp_images
 from weakpose.batches import Keyed, loader
-from weakpose.config import (NOT_HASHED, TrainConfig, config_from_dict, lr_at, pretrain_steps, resolve_device,
-                             shared_2d_config, with_profile)
+from weakpose.config import (FORMULATIONS, PROFILES, RUNTIME_FIELDS, TrainConfig, config_from_dict, lr_at,
+                             pretrain_steps, resolve_device, shared_2d_config, warmup_2d_config)
 from weakpose.data.loaders import Eval3D, Images2D, MultiView, open_dataset
 from weakpose.evaluate import evaluate, run_summary
 from weakpose.history import append_history, truncate_history, write_atomic
-from weakpose.clipping import clip_to_running_norm
 from weakpose.losses import LOSS_NAMES
 from weakpose.model import PoseNet
 from weakpose.pseudo import SOURCES as PSEUDO_SOURCES, pseudo_labels
@@ -49,11 +48,14 @@ class Run:
     """Everything one training run holds: data, model, optimizer, pseudo-labels and its results directory."""
 
     def __init__(self, cfg: TrainConfig, out_dir: str | os.PathLike, device: torch.device | None = None,
-                 verbose: bool = True, shared_root: str | os.PathLike | None = None):
-        """``shared_root``: where shared 2D models (``init_2d="shared"``) live, one folder per configuration
-        (default ``<out_dir>/../../shared2d``, i.e. ``<results>/shared2d`` for ``<results>/<table>/<run>``)."""
+                 verbose: bool = True, init_from: str | os.PathLike | None = None):
+        """``init_from``: the 2D checkpoint the main stage starts from, for a run with ``shared_2d`` (its shared
+        2D model) or a shared 2D model with a warm-up (its warm-up stage); `shared_2d_checkpoint` trains those.
+        Building a Run trains nothing."""
         self.cfg, self.out = cfg, Path(out_dir)
-        self.shared_root = Path(shared_root) if shared_root is not None else self.out.parent.parent / "shared2d"
+        if (init_from is None) != (init_checkpoint_needed(cfg) is None):
+            raise ValueError(f"{cfg.run_id()}: init_from must be given exactly when the configuration starts from "
+                             f"another model ({init_checkpoint_needed(cfg) or 'it does not'}); got {init_from!r}")
         self.rank, self.world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
         self.device = device or resolve_device(cfg.device)
         if self.world > 1:
@@ -87,9 +89,9 @@ class Run:
                 ok &= np.isin(np.asarray(d.subject), d.codes("subject", cfg.sup3d_subjects))
             self.allow3d.append(torch.from_numpy(ok).to(self.device))
         self.setsmv = [MultiView(self.data[k], "train", views=cfg.views, seed=cfg.seed) for k in cfg.mv_keys]
-        self.model = PoseNet.from_config(cfg, mean_bone=self.bone_norm).to(self.device)
-        if cfg.init_2d:
-            self._init_from_2d(self._init_2d_path())
+        self.model = PoseNet.from_config(cfg).to(self.device)
+        if init_from is not None:
+            self._init_from_2d(init_from)
             _seed_everything(cfg.seed)  # the same run whether the shared model was trained just now or found
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -107,32 +109,6 @@ class Run:
         self.out.mkdir(parents=True, exist_ok=True)
         self.ckpt = self.out / "checkpoints" / "last.pt"
 
-    def _init_2d_path(self) -> Path:
-        """The checkpoint ``init_2d`` names: "shared" (this run's shared 2D model), "shared:<profile>" (that
-        profile's shared 2D model of the same data: a shared model fine-tuning another), or a path."""
-        name = self.cfg.init_2d
-        if name == "shared":
-            return self._shared_2d(self.cfg)
-        if name.startswith("shared:"):
-            return self._shared_2d(with_profile(self.cfg, name.partition(":")[2]))
-        return Path(name)
-
-    def _shared_2d(self, cfg: TrainConfig) -> Path:
-        """The checkpoint of ``cfg``'s shared 2D model (`config.shared_2d_config`), trained first if absent."""
-        scfg = shared_2d_config(cfg)
-        d = self.shared_root / scfg.run_id()
-        ckpt = d / "checkpoints" / "last.pt"
-        # The checkpoint, not metrics.json, says whether it exists: a clone holds the committed metrics of every
-        # shared model but none of their checkpoints (not in git); retrained on the same machine it reproduces its
-        # files bit for bit, on another CPU only to a few digits (README "Results", results/reproduce/).
-        if not ckpt.is_file():
-            if self.verbose:
-                again = " again (its metrics are here, its checkpoint is not)" if (d / "metrics.json").is_file() else ""
-                print(f"[weakpose] training the shared 2D model {scfg.run_id()}{again} ({scfg.iterations} steps, "
-                      f"L_H on {scfg.sup2d}) into {d}; every row with the same 2D data and profile reuses it")
-            Run(scfg, d, self.device, self.verbose, self.shared_root).fit()
-        return ckpt
-
     def _init_from_2d(self, path: str | os.PathLike) -> None:
         """Start from a shared 2D model (the paper pre-trains the 2D network once, before the weak losses): its
         weights, with the latent-depth layer reset to zero as after this run's own pre-training (Appendix A).
@@ -144,7 +120,7 @@ class Run:
         if any(getattr(ocfg, k) != getattr(self.cfg, k) for k in arch):
             raise ValueError(f"init_2d={path}: its architecture {[getattr(ocfg, k) for k in arch]} differs from this "
                              f"run's {[getattr(self.cfg, k) for k in arch]} ({', '.join(arch)})")
-        self.model.load_2d_state(state["model"])
+        self.model.load_state_dict(state["model"])
         self.model.reset_depth_head()
         if self.verbose:
             print(f"[weakpose] main stage starts from the 2D model {path} (its own pre-training is skipped)"
@@ -190,7 +166,7 @@ class Run:
             checkpoints.set_aside(errors)
             print(f"[weakpose] falling back to {path} (step {state['step']})", flush=True)
         saved = dataclasses.replace(config_from_dict(state["config"]),
-                                    **{k: getattr(self.cfg, k) for k in NOT_HASHED})  # e.g. keep_checkpoints
+                                    **{k: getattr(self.cfg, k) for k in RUNTIME_FIELDS})  # e.g. keep_checkpoints
         if saved != self.cfg:
             raise ValueError(f"{path} was written by a different configuration; use another output directory")
         self.model.load_state_dict(state["model"])
@@ -219,7 +195,6 @@ class Run:
         img, K, j2d, vis = b2["image"], b2["K"], b2["joints2d"], b2["vis2d"]
         n2 = img.shape[0]
         if bm is not None:
-            C = bm["image"].shape[1]
             mj2d, mvis = self._mv_2d_labels(bm)
             img = torch.cat([img, bm["image"].flatten(0, 1)])
             K = torch.cat([K, bm["K"].flatten(0, 1)])
@@ -232,7 +207,7 @@ class Run:
         j2d_in = transform_points(A, j2d.double()).float()
         vis = vis & inside(j2d_in, cfg.input_size)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.autocast):
-            out = self.fwd(x, K_in)
+            out = self.fwd(x)
         zero = out["heatmaps"].sum() * 0.0
         t = {name: zero for name in LOSS_NAMES[1:]}
         on = cfg.loss_terms("main" if main else "pretrain")
@@ -244,24 +219,8 @@ class Run:
             zt = losses.relative_depth_target(torch.nan_to_num(b2["joints3d"].double())).float()
             t["depth"] = losses.depth_loss(out["z_rel"][:n2], zt, w3)
         if on["mc"] or on["limb"]:  # the multi-view batch exists exactly when these are on (see `fit`)
-            B = bm["image"].shape[0]
-            pts, valid, penalty = out["points"][n2:], out["valid"][n2:], out.get("validity")
-            penalty = penalty[n2:] if penalty is not None else None
-            if cfg.oracle_2d_3d:  # diagnostic: the ground-truth 2D in the 3D path, so only depth is learned there
-                gt_in = transform_points(A[n2:], bm["joints2d"].flatten(0, 1).double()).float()
-                z = geometry.relative_depth(out["probs"][n2:].detach(), out["depth_maps"][n2:]) \
-                    if cfg.detach_2d_3d else out["z_rel"][n2:]
-                rec = self.model.reconstruct(gt_in, z, K_in[n2:])
-                pts, valid, penalty = rec[0], rec[2], (rec[3] if cfg.invalid_views == "hinge" else None)
-            pts = pts.reshape(B, C, 17, 3)
-            conf = out["conf"][n2:].reshape(B, C, 17)
-            # masked (the paper): invalid views leave L_MC / L_B; hinge (ours): they stay, placed at the closest
-            # approach of eq. 3, and the validity penalty pulls them back
-            mask = bm["view_mask"] & (valid.reshape(B, C) if cfg.invalid_views == "mask" else True)
-            t.update(losses.weak_terms(pts, conf, mask, cfg, self.bone_norm, bm["view_mask"],
-                                       penalty.reshape(B, C) if penalty is not None else None,
-                                       rotations=bm["R"] if cfg.known_R else None,
-                                       known=bm["has_extrinsics"].all(-1) if cfg.known_R else None))
+            t.update(weak.weak_losses(self.model, {k: v[n2:] for k, v in out.items()}, K_in[n2:], bm, cfg,
+                                      self.bone_norm))
         t["total"] = losses.weighted_total(t, cfg)
         return t
 
@@ -308,8 +267,8 @@ class Run:
         terms = self.loss_terms(b2, bm, self.step, main)
         self.opt.zero_grad(set_to_none=True)
         terms["total"].backward()
-        if main and self.cfg.mv_grad_clip > 0 and self.cfg.loss_terms()["mc"]:
-            self.grad_norm = clip_to_running_norm(self.model.parameters(), self.grad_norm, self.cfg.mv_grad_clip)
+        if main:
+            self.grad_norm = weak.clip_gradient(self.model.parameters(), self.grad_norm, self.cfg)
         self.opt.step()
         self.step += 1
         return terms
@@ -397,10 +356,49 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def init_checkpoint_needed(cfg: TrainConfig) -> TrainConfig | None:
+    """The configuration of the model a run of ``cfg`` starts from: its shared 2D model (``shared_2d``), the
+    warm-up stage of a shared 2D model with a warm-up, or None (it starts from scratch)."""
+    if cfg.shared_2d:
+        return shared_2d_config(cfg)
+    if cfg.warmup_2d_iterations and not cfg.pretrain_2d:
+        return warmup_2d_config(cfg)
+    return None
+
+
+def shared_2d_checkpoint(cfg: TrainConfig, shared_root: str | os.PathLike, device: torch.device | None = None,
+                         verbose: bool = True) -> Path | None:
+    """The checkpoint a run of ``cfg`` starts from (`init_checkpoint_needed`), trained first into
+    ``<shared_root>/<its run id>/`` if it is not there (its own warm-up stage before it); None for a run that starts
+    from scratch. The explicit first step of `train`: every row with the same 2D data, profile and seed reuses it."""
+    scfg = init_checkpoint_needed(cfg)
+    if scfg is None:
+        return None
+    d = Path(shared_root) / scfg.run_id()
+    ckpt = d / "checkpoints" / "last.pt"
+    # The checkpoint, not metrics.json, says whether it exists: a clone holds the committed metrics of every shared
+    # model but none of their checkpoints (not in git); retrained on the same machine it reproduces its files bit
+    # for bit, on another CPU only to a few digits.
+    if not ckpt.is_file():
+        if verbose:
+            again = " again (its metrics are here, its checkpoint is not)" if (d / "metrics.json").is_file() else ""
+            print(f"[weakpose] training the shared 2D model {scfg.run_id()}{again} ({scfg.iterations} steps at "
+                  f"{scfg.input_size} px, L_H on {scfg.sup2d}) into {d}; every row with the same 2D data, profile "
+                  f"and seed reuses it", flush=True)
+        init = shared_2d_checkpoint(scfg, shared_root, device, verbose)
+        Run(scfg, d, device, verbose, init_from=init).fit()
+    return ckpt
+
+
 def train(cfg: TrainConfig, out_dir: str | os.PathLike, device: torch.device | None = None, verbose: bool = True,
           restart_if_unreadable: bool = False, shared_root: str | os.PathLike | None = None) -> dict:
-    """Train (or resume) one configuration into ``out_dir`` and evaluate it; returns the metrics summary."""
-    return Run(cfg, out_dir, device, verbose, shared_root).fit(restart_if_unreadable=restart_if_unreadable)
+    """Train (or resume) one configuration into ``out_dir`` and evaluate it; returns the metrics summary. First
+    the model it starts from, if any (`shared_2d_checkpoint`, under ``shared_root``, default
+    ``<out_dir>/../../shared2d``, i.e. ``<root>/shared2d`` for ``<root>/<table>/<run>``)."""
+    out = Path(out_dir)
+    root = Path(shared_root) if shared_root is not None else out.parent.parent / "shared2d"
+    init = shared_2d_checkpoint(cfg, root, device, verbose)
+    return Run(cfg, out, device, verbose, init_from=init).fit(restart_if_unreadable=restart_if_unreadable)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -413,15 +411,19 @@ def main(argv: list[str] | None = None) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="inputs: the datasets the configuration names (sup2d / sup3d / mv / eval_on: synthetic twins\n"
                "  generated on first use under $WEAKPOSE_DATA, or converted real data with source=real).\n"
-               "outputs (under --out): config.json, history.csv (every step), metrics.json, per_sample.csv,\n"
-               "  checkpoints/last.pt + step-NNNNNN.pt; re-running the same command resumes from the newest readable one.")
-    p.add_argument("--profile", default="small", help="smoke | small | cpu | paper (default small)")
+               "outputs (under --out, default runs/train/<run-id>): config.json, history.csv (every step),\n"
+               "  metrics.json, per_sample.csv, checkpoints/last.pt + step-NNNNNN.pt; re-running the same command\n"
+               "  resumes from the newest readable one. Shared 2D models go to <out>/../../shared2d.")
+    p.add_argument("--profile", default="cpu", choices=list(PROFILES),
+                   help=f"{' | '.join(PROFILES)} (default cpu; README 'Profiles')")
+    p.add_argument("--formulation", default="ours", choices=list(FORMULATIONS),
+                   help="ours (default) | paper: the paper's literal eqs. 7-11 (docs/weak-supervision.md)")
     p.add_argument("--config", default="", help="a run's config.json (e.g. results/table1/<run>/config.json): "
-                   "train exactly that configuration again (--profile is then ignored; --set still applies)")
-    p.add_argument("--out", required=True, help="run folder: receives the outputs listed below")
+                   "train exactly that configuration again (--profile and --formulation are then ignored; --set "
+                   "still applies)")
+    p.add_argument("--out", default="", help="run folder (default runs/train/<run-id>): receives the outputs below")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides, e.g. mv=H+I+Q")
-    p.add_argument("--shared-root", default=None, help="folder of shared 2D models (init_2d=shared; default "
-                   "<out>/../../shared2d): e.g. results/shared2d to retrain a committed cpu row from its shared model")
+    p.add_argument("--shared-root", default=None, help="folder of shared 2D models (default <out>/../../shared2d)")
     p.add_argument("--restart-if-unreadable", action="store_true",
                    help="if checkpoints exist but none can be read, start again from step 0 instead of stopping")
     a = p.parse_args(argv)
@@ -430,11 +432,12 @@ def main(argv: list[str] | None = None) -> None:
         if a.config:
             cfg = dataclasses.replace(config_from_dict(json.loads(Path(a.config).read_text())), **over)
         else:
-            cfg = make_config(a.profile, **over)
+            cfg = make_config(a.profile, **{**FORMULATIONS[a.formulation], **over})
     except (ValueError, TypeError, OSError) as e:
         raise SystemExit(f"weakpose.trainer: {e}") from None
+    out = Path(a.out) if a.out else Path("runs") / "train" / cfg.run_id()
     try:
-        metrics = train(cfg, a.out, restart_if_unreadable=a.restart_if_unreadable, shared_root=a.shared_root)
+        metrics = train(cfg, out, restart_if_unreadable=a.restart_if_unreadable, shared_root=a.shared_root)
     except checkpoints.NoReadableCheckpoint as e:
         raise SystemExit(f"[weakpose] {e}") from None
     print(json.dumps(metrics, indent=1))
