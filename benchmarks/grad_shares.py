@@ -26,7 +26,7 @@ import torch
 from weakpose import checkpoints, losses
 from weakpose.config import config_from_dict, formulation_of, pretrain_steps
 from weakpose.tables import to_markdown
-from weakpose.trainer import Run
+from weakpose.trainer import Run, shared_2d_checkpoint
 
 GROUPS = ("backbone", "shared", "heat", "depth")
 
@@ -58,7 +58,8 @@ def grad_shares(run_dir: Path, shared_root: Path, batches: int) -> pd.DataFrame:
     names = [k for k in losses.LOSS_NAMES[1:] if on[k]]
     out = []
     with tempfile.TemporaryDirectory() as tmp:
-        run = Run(cfg, Path(tmp) / "run", torch.device("cpu"), verbose=False, shared_root=shared_root)
+        run = Run(cfg, Path(tmp) / "run", torch.device("cpu"), verbose=False,
+                  init_from=shared_2d_checkpoint(cfg, shared_root, torch.device("cpu"), verbose=False))
         for step, path in steps:
             state = checkpoints.read_checkpoint(path, map_location="cpu")
             run.model.load_state_dict(state["model"])

@@ -28,7 +28,7 @@ import torch
 from weakpose import losses, skeleton
 from weakpose.config import config_from_dict, formulation_of, pretrain_steps
 from weakpose.tables import to_markdown
-from weakpose.trainer import Run
+from weakpose.trainer import Run, shared_2d_checkpoint
 
 
 def group_rows(points, conf, mask, rotations=None, known=None, distance="euclidean") -> list[dict]:
@@ -71,7 +71,8 @@ def spy_weak_terms(sink: list):
 def replay(cfg, shared_root: Path, steps: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-view rows of every group, per-step losses) of the first ``steps`` main steps of a run's config ``cfg``."""
     with tempfile.TemporaryDirectory() as tmp:
-        run = Run(cfg, Path(tmp) / "run", torch.device("cpu"), verbose=False, shared_root=shared_root)
+        run = Run(cfg, Path(tmp) / "run", torch.device("cpu"), verbose=False,
+                  init_from=shared_2d_checkpoint(cfg, shared_root, torch.device("cpu"), verbose=False))
         first = pretrain_steps(cfg)
         if first:  # the run's own 2D pre-training, exactly as `fit` runs it
             run.fit(stop_after=first)

@@ -67,7 +67,8 @@ VARIANTS: dict[str, dict] = {
     "hinge100+b3": dict(invalid="hinge", gamma=100.0, hinge_margin=0.01, beta=3.0),
     "bones+hinge100+b10": dict(root_depth="bones", invalid="hinge", gamma=100.0, beta=10.0),
     "bones+sq+hinge+b10": dict(root_depth="bones", distance="squared", invalid="hinge", gamma=10.0, beta=10.0),
-    # the trainer's "ours" / "ours1" formulations (config.FORMULATIONS) on free depths
+    # earlier variants of the trainer's formulation (commit 16238c3) on free depths; "ours+torso95" is the
+    # trainer's "ours" (config.FORMULATIONS) but for the gradient clip, which has no counterpart on free variables
     "ours1": _OURS1,
     "ours": dict(_OURS1, chi_terms=("nose", "knees")),
     # ours + the foreshortening hinge (config foreshortening_weight=10; the trainer's gradient clipping has no

@@ -2,19 +2,18 @@
 
     python benchmarks/table1_acceptance.py --profile cpu --out results/tables/table1_acceptance.md
 
-For each formulation with runs ("paper": the literal losses; "ours0" .. "ours", "ours_clip": `config.FORMULATIONS`),
-every check is computed from results/table1/*/metrics.json and printed as PASS / FAIL / MISSING (a row not trained
-yet) with the numbers it compares. Nothing is tuned here.
+For each formulation with runs ("paper": the literal losses, "ours": `config.FORMULATIONS`), every check is
+computed from results/table1/*/metrics.json and printed as PASS / FAIL / MISSING (a row not trained yet) with
+the numbers it compares. Nothing is tuned here.
 """
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import pandas as pd
 
-from weakpose.config import FORMULATIONS, config_from_dict, formulation_of, formulations_of
+from weakpose.config import FORMULATIONS
 from weakpose.tables import TABLE1, collect_results
 
 CHECKS = [
@@ -30,14 +29,9 @@ CHECKS = [
 
 
 def row_runs(ours: pd.DataFrame, row: str, formulation: str) -> pd.DataFrame:
-    """The runs of one Table-1 row for one formulation. A run counts for every formulation it computes the same as
-    (column "formulations", `config.formulations_of`; else its one "formulation"): an FS run trained under "ours2"
-    is the FS row of "ours" too. Rows without weak terms (FS, 2D-only) fall back to whichever formulation has them."""
-    sel = ours[ours["row_table1"] == row]
-    member = (sel["formulations"].map(lambda fs: formulation in fs) if "formulations" in sel
-              else sel["formulation"] == formulation)
-    own = sel[member.astype(bool)]
-    return own if len(own) else (sel if row in ("FS H+M/H/-", "2d-only M/-/-") else own)
+    """The runs of one Table-1 row for one formulation (`tables.collect_results` lists a run once for every
+    formulation it computes the same as: an FS run is the FS row of both)."""
+    return ours[(ours["row_table1"] == row) & (ours["formulation"] == formulation)]
 
 
 def _mean(pick: pd.DataFrame, metric: str, seeds) -> float:
@@ -84,7 +78,7 @@ def rows_table(ours: pd.DataFrame, formulations=("paper", "ours")) -> pd.DataFra
 def seed_table(ours: pd.DataFrame) -> pd.DataFrame:
     """One line per (row, formulation, seed) for the rows that have more than one seed."""
     cols = ["mpjpe", "p_mpjpe", "mpjpe_2d_px256", "valid_fraction"]
-    df = ours[ours["row_table1"] != ""].drop_duplicates("run_id")
+    df = ours[ours["row_table1"] != ""].drop_duplicates(["run_id", "formulation"])
     multi = df.groupby(["row_table1", "formulation"])["seed"].transform("nunique") > 1
     out = df[multi][["row_table1", "formulation", "seed", *cols]].sort_values(["row_table1", "formulation", "seed"])
     return out.rename(columns={"row_table1": "row"}).reset_index(drop=True)
@@ -98,14 +92,10 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     ours = collect_results(a.results)
     ours = ours[(ours["folder"] == "table1") & (ours["profile"] == a.profile)].copy()
-    ours["formulations"] = [formulations_of(config_from_dict(json.loads((Path(d) / "config.json").read_text())))
-                            for d in ours["run_dir"]]
-    ours["formulation"] = [formulation_of(config_from_dict(json.loads((Path(d) / "config.json").read_text())))
-                           for d in ours["run_dir"]]
-    forms = [f for f in FORMULATIONS if any(f in fs for fs in ours["formulations"])] or ["paper", "ours"]
+    forms = [f for f in FORMULATIONS if (ours["formulation"] == f).any()] or list(FORMULATIONS)
     df = pd.concat([check_table(ours, f) for f in forms], ignore_index=True)
     seeds = seed_table(ours)
-    rows = rows_table(ours, [f for f in ("paper", "ours", "ours_clip") if f in forms])
+    rows = rows_table(ours, forms)
     print(df.to_string(index=False))
     print(rows.to_string(index=False))
     print(seeds.to_string(index=False))
@@ -115,7 +105,7 @@ def main(argv=None) -> int:
         Path(a.out).write_text(f"# Table 1 acceptance checks (profile {a.profile}, synthetic twins)\n\n"
                                f"From `python benchmarks/table1_acceptance.py --profile {a.profile} --out {a.out}`. "
                                "Both sides of a check are averaged over the seeds they share (column seeds).\n\n"
-                               + to_markdown(df) + "\n## All rows, the paper's literal formulation, ours and ours_clip\n\n"
+                               + to_markdown(df) + "\n## All rows, the paper's literal formulation and ours\n\n"
                                "Each row's metrics averaged over its seeds (MPJPE / P-MPJPE in mm, 2D in px at 256); "
                                "x FS = MPJPE / FS's, P x flat = P-MPJPE / the 2D-only row's (the flat pose), both "
                                "over the seeds the two rows share.\n\n" + to_markdown(rows)

@@ -15,7 +15,7 @@ _spec.loader.exec_module(gs)
 def test_detached_weak_terms_reach_the_shared_features_only_through_the_depth_maps(tmp_path):
     over = [f"data_root={tmp_path / 'data'}", "device=cpu", "sup2d=M", "mv=H", "detach_2d_3d=true",
             "chirality_weight=10", "iterations=6", "keep_checkpoints=4"]
-    main(["--profile", "smoke", "--out", str(tmp_path / "ws"), "--set", *over])
+    main(["--profile", "smoke", "--formulation", "paper", "--out", str(tmp_path / "ws"), "--set", *over])
     out = tmp_path / "gs.md"
     gs.main([str(tmp_path / "ws"), "--shared-root", str(tmp_path / "shared"), "--batches", "2", "--out", str(out)])
     df = pd.read_csv(out.with_suffix(".csv"))

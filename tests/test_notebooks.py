@@ -84,11 +84,12 @@ def test_hook_follows_parameters(path):
 
 def test_defaults():
     p = {path.name: parameters(_read(path)) for path in NOTEBOOKS}
-    assert p["ablation.ipynb"] == dict(sup2d="H+M", sup3d="", mv="H", known_R=False, use_heatmap_loss=True,
-                                       source="synthetic", data_root="", profile="small", device="auto", seed=0,
-                                       results_root="results", reuse=True, formulation="paper")
+    assert p["ablation.ipynb"] == dict(sup2d="M", sup3d="", mv="H", known_R=False, use_heatmap_loss=True,
+                                       source="synthetic", data_root="", profile="cpu", device="auto", seed=0,
+                                       results_root="runs", reuse=True, formulation="ours")
     for name in ("sota_h36m.ipynb", "sota_3dhp.ipynb"):
-        assert p[name]["profile"] == "small" and p[name]["source"] == "synthetic" and p[name]["formulation"] == "paper"
+        assert p[name]["profile"] == "cpu" and p[name]["source"] == "synthetic" and p[name]["formulation"] == "ours"
+        assert p[name]["results_root"] == "runs"
     assert p["sota_h36m.ipynb"]["row"] in tables.TABLE2
     assert p["sota_3dhp.ipynb"]["row"] in tables.TABLE3
 

@@ -220,7 +220,6 @@ def test_pickled_payload_is_refused_and_never_runs(data_root, reference, tmp_pat
 
 
 def test_keep_checkpoints_changes_neither_run_ids_nor_resumability(data_root, reference, tmp_path, monkeypatch):
-    assert make_config("small", sup2d="M", mv="").run_id() == "2d_2d-M_3d-none_mv-none_small_s0_d763fd"  # results/
     assert make_config("smoke", keep_checkpoints=7).run_id() == make_config("smoke").run_id()
     ref, _ = reference
     shutil.copytree(ref / "checkpoints", tmp_path / "run" / "checkpoints")

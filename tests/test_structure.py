@@ -10,7 +10,7 @@ PKG = Path(__file__).resolve().parent.parent / "weakpose"
 LAYERS = {
     0: ["skeleton", "config", "progress"],
     1: ["geometry", "camera", "data.format", "data.checksums", "checkpoints", "clipping"],
-    2: ["model", "losses", "metrics", "data.loaders", "data.synth.twins", "data.synth.poses", "data.synth.render",
+    2: ["model", "losses", "weak", "metrics", "data.loaders", "data.synth.twins", "data.synth.poses", "data.synth.render",
         "data.synth.crowd", "data.real.prepare", "data.real.h36m", "data.real.h36m_cameras", "data.real.mpi3dhp",
         "data.real.mpii", "data.real.mqc", "tracking", "tracklet_inputs", "data.verify",
         "batches", "history"],

@@ -22,44 +22,35 @@ def _frame():
     return df
 
 
-def test_checks_pair_seeds_and_fall_back_to_either_formulation_for_fs():
-    out = ta.check_table(_frame(), "ours").set_index("check")
+def test_checks_pair_seeds_and_use_each_formulations_own_lines():
+    """`tables.collect_results` lists an FS run once per formulation it computes the same as; the checks of one
+    formulation use only its lines (the frame's FS rows are "both" runs listed under each)."""
+    df = _frame()
+    df = pd.concat([df, df[df["row_table1"] == "FS H+M/H/-"].assign(formulation="ours")], ignore_index=True)
+    out = ta.check_table(df, "ours").set_index("check")
     wsr = out.loc["WS+R H+M/H <= 1.3 x FS MPJPE"]
     assert wsr["seeds"] == "0,1" and wsr["status"] == "PASS"           # (125 + 160) / 2 <= 1.3 x 110
     ws = out.loc["WS M/H <= 1.6 x FS MPJPE"]
     assert ws["status"] == "FAIL" and "275.0" in ws["left"]            # the mean over both seeds
     assert out.loc["WS+R M/H <= WS M/H MPJPE", "status"] == "MISSING"  # no WS+R M/H run at all
-    df = _frame()
     df = df[~((df["row_table1"] == "WS M/-/H") & (df["seed"] == 1))]   # WS M/H only at seed 0
     ws = ta.check_table(df, "ours").set_index("check").loc["WS M/H <= 1.6 x FS MPJPE"]
     assert ws["seeds"] == "0" and "100.0" in ws["right"] and ws["status"] == "PASS"
-
-
-def test_a_run_counts_for_every_formulation_it_matches():
-    """An FS run labelled "ours2" (its most specific match) that also matches "ours" is the FS side of ours' checks;
-    a weak run matching only "ours2" is not ours' WS row."""
-    df = _frame()
-    df["formulations"] = [["paper"], ["paper"], ["ours"], ["ours"], ["ours2"], ["ours2"]]
-    df.loc[0, "formulations"] = ["ours", "ours2"]
-    df.loc[0, "formulation"] = "ours2"
-    df = df.drop(index=1)                                              # FS only at seed 0, as an ours2 run
-    out = ta.check_table(df, "ours").set_index("check")
-    wsr = out.loc["WS+R H+M/H <= 1.3 x FS MPJPE"]
-    assert wsr["seeds"] == "0" and "100.0" in wsr["right"] and wsr["status"] == "PASS"
-    assert out.loc["WS M/H <= 1.6 x FS MPJPE", "status"] == "MISSING"  # WS M/H exists only as ours2
-    assert ta.check_table(df, "ours2").set_index("check").loc["WS M/H <= 1.6 x FS MPJPE", "seeds"] == "0"
+    # the literal formulation has FS but no weak run of its own: its weak checks are MISSING, not borrowed
+    assert ta.check_table(df, "paper").set_index("check").loc["WS M/H <= 1.6 x FS MPJPE", "status"] == "MISSING"
 
 
 def test_rows_table_gives_each_row_per_formulation_with_ratios_over_shared_seeds():
     df = _frame()
-    df = pd.concat([df, pd.DataFrame([{"row_table1": "2d-only M/-/-", "formulation": "paper", "seed": 0,
-                                       "mpjpe": 300.0, "p_mpjpe": 4.0, "mpjpe_2d_px256": 1.0, "valid_fraction": 1.0,
-                                       "run_id": "flat"}])], ignore_index=True)
+    flat = pd.DataFrame([{"row_table1": "2d-only M/-/-", "formulation": "paper", "seed": 0, "mpjpe": 300.0,
+                          "p_mpjpe": 4.0, "mpjpe_2d_px256": 1.0, "valid_fraction": 1.0, "run_id": "flat"}])
+    both = pd.concat([df[df["row_table1"] == "FS H+M/H/-"], flat])     # FS and 2D-only: the same runs under ours
+    df = pd.concat([df, flat, both.assign(formulation="ours")], ignore_index=True)
     rows = ta.rows_table(df).set_index(["row", "formulation"])
     assert ("WS M/-/H", "paper") not in rows.index                    # no literal WS M/H run: no line
     ws = rows.loc[("WS M/-/H", "ours")]
     assert ws["seeds"] == "0,1" and ws["mpjpe"] == 275.0
-    assert ws["x FS"] == round(275.0 / 110.0, 2)                       # FS falls back to the paper runs, both seeds
+    assert ws["x FS"] == round(275.0 / 110.0, 2)                       # FS over both seeds
     assert ws["P x flat"] == round(1.0 / 4.0, 2)                      # the flat pose only at seed 0: seed 0 alone
     assert list(rows.index.get_level_values(0).unique()) == ["FS H+M/H/-", "WS+R H+M/-/H", "2d-only M/-/-",
                                                              "WS M/-/H"]   # the paper's order

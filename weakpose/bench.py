@@ -9,6 +9,7 @@ the device only around the timed windows, never inside a step.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import time
@@ -18,7 +19,7 @@ import timm
 import torch
 
 from weakpose import losses
-from weakpose.config import make_config, parse_overrides
+from weakpose.config import FORMULATIONS, make_config, parse_overrides
 from weakpose.trainer import Run
 
 
@@ -36,6 +37,10 @@ def _timed(fn, steps: int, warmup: int, device: torch.device) -> float:
 
 
 def run_bench(cfg, out_dir: str, steps: int = 20, warmup: int = 5) -> dict:
+    """Seconds per step of the bare model (forward, L_H, backward, Adam) and of the full trainer step
+    (`Run.train_step`: loading, augmentation, every loss term of ``cfg``), measured one after the other in this
+    process. Starts from random weights: no shared 2D model is trained for a benchmark."""
+    cfg = dataclasses.replace(cfg, shared_2d=False)
     run = Run(cfg, out_dir, verbose=False)
     dev, model, opt = run.device, run.fwd, run.opt
     n_img = cfg.batch_2d + cfg.batch_mv * cfg.views
@@ -80,7 +85,7 @@ def main(argv=None) -> None:
     p.add_argument("--out", default="", help="write the result as JSON here")
     a = p.parse_args(argv)
     over = parse_overrides(a.set)
-    cfg = make_config(a.profile, **{"mv": "H+I+Q", "sup2d": "M", **over})
+    cfg = make_config(a.profile, **{**FORMULATIONS["ours"], "mv": "H+I+Q", "sup2d": "M", **over})
     res = run_bench(cfg, Path(a.out).parent / "bench-run" if a.out else "/tmp/weakpose-bench", a.steps, a.warmup)
     print(json.dumps(res, indent=1))
     print(f"full trainer step runs at {res['ratio_full_over_bare_rate']:.3f} x the bare model step rate on {res['device']}")

@@ -280,6 +280,16 @@ def warmup_2d_config(shared: TrainConfig) -> TrainConfig:
                                lr_drop_step=shared.warmup_2d_iterations, warmup_2d_size=0, warmup_2d_iterations=0)
 
 
+def init_config(cfg: TrainConfig) -> TrainConfig | None:
+    """The configuration of the model a run of ``cfg`` starts from: its shared 2D model (``shared_2d``), the
+    warm-up stage of a shared 2D model with a warm-up, or None (it starts from scratch)."""
+    if cfg.shared_2d:
+        return shared_2d_config(cfg)
+    if cfg.warmup_2d_iterations and not cfg.pretrain_2d:
+        return warmup_2d_config(cfg)
+    return None
+
+
 def parse_overrides(items: list[str]) -> dict:
     """Command-line ``KEY=VALUE`` overrides, each converted to the type of that field's default (bool: 1/true/yes;
     tuples: comma-separated). Unknown keys raise ValueError."""

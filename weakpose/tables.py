@@ -176,7 +176,7 @@ def collect_results(root: str | os.PathLike = "results") -> pd.DataFrame:
     if not recs:
         return pd.DataFrame(columns=list(RESULT_COLUMNS))
     df = pd.DataFrame(recs).reindex(columns=list(dict.fromkeys([*RESULT_COLUMNS, *pd.DataFrame(recs).columns])))
-    loose = df[(df[[f"row_{t}" for t in TABLES]] == "").all(axis=1)]
+    loose = df[(df[[f"row_{t}" for t in TABLES]] == "").all(axis=1)].drop_duplicates("run_dir")
     if len(loose):
         print(f"[weakpose] {len(loose)} run(s) under {root} are no row of Tables 1-3 with the current profiles (other "
               f"settings, or written by an older weakpose): they stay out of the paper tables: "

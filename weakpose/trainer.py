@@ -31,8 +31,8 @@ from weakpose import camera, checkpoints, losses, weak
 from weakpose.progress import progress_bar
 from weakpose.camera import inside, sample_affines, transform_points, warp_images
 from weakpose.batches import Keyed, loader
-from weakpose.config import (FORMULATIONS, PROFILES, RUNTIME_FIELDS, TrainConfig, config_from_dict, lr_at,
-                             pretrain_steps, resolve_device, shared_2d_config, warmup_2d_config)
+from weakpose.config import (FORMULATIONS, PROFILES, RUNTIME_FIELDS, TrainConfig, config_from_dict, init_config,
+                             lr_at, pretrain_steps, resolve_device)
 from weakpose.data.loaders import Eval3D, Images2D, MultiView, open_dataset
 from weakpose.evaluate import evaluate, run_summary
 from weakpose.history import append_history, truncate_history, write_atomic
@@ -53,9 +53,9 @@ class Run:
         2D model) or a shared 2D model with a warm-up (its warm-up stage); `shared_2d_checkpoint` trains those.
         Building a Run trains nothing."""
         self.cfg, self.out = cfg, Path(out_dir)
-        if (init_from is None) != (init_checkpoint_needed(cfg) is None):
+        if (init_from is None) != (init_config(cfg) is None):
             raise ValueError(f"{cfg.run_id()}: init_from must be given exactly when the configuration starts from "
-                             f"another model ({init_checkpoint_needed(cfg) or 'it does not'}); got {init_from!r}")
+                             f"another model ({init_config(cfg) or 'it does not'}); got {init_from!r}")
         self.rank, self.world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
         self.device = device or resolve_device(cfg.device)
         if self.world > 1:
@@ -67,6 +67,31 @@ class Run:
         if cfg.cpu_threads and self.device.type == "cpu":
             torch.set_num_threads(cfg.cpu_threads)  # measured: 1 vs 2 threads differ in the 7th digit of the metrics
         _seed_everything(cfg.seed)
+        self._open_data()
+        self.model = PoseNet.from_config(cfg).to(self.device)
+        if init_from is not None:
+            self._init_from_2d(init_from)
+            _seed_everything(cfg.seed)  # the same run whether the shared model was trained just now or found
+        if cfg.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.pseudo: dict[int, torch.Tensor] = {}   # mv source index -> (rows, J, 3) [u, v stored px, conf]
+        self.pseudo_ready = False
+        self.step = 0
+        self.grad_norm = torch.zeros((), device=self.device)  # running gradient norm of `clipping` (0 = not started)
+        self.fwd = self.model
+        if self.world > 1:
+            self.fwd = torch.nn.parallel.DistributedDataParallel(self.model, find_unused_parameters=True)
+        if cfg.compile:
+            self.fwd = torch.compile(self.fwd)
+        self.autocast = self.device.type == "cuda" and cfg.bf16
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.ckpt = self.out / "checkpoints" / "last.pt"
+
+    def _open_data(self) -> None:
+        """The datasets the configuration names, the eq. 11/12 bone means of H's training split, the 2D-labelled
+        sets (with the rows allowed for L_z marked) and the multi-view sets."""
+        cfg = self.cfg
         root = cfg.data_root or None
         keys = sorted(set(cfg.sup2d_keys) | set(cfg.mv_keys) | {"H", cfg.eval_on})
         self.data = {k: open_dataset(k, cfg.source, data_root=root, size=cfg.data_size, seed=cfg.seed) for k in keys}
@@ -89,25 +114,6 @@ class Run:
                 ok &= np.isin(np.asarray(d.subject), d.codes("subject", cfg.sup3d_subjects))
             self.allow3d.append(torch.from_numpy(ok).to(self.device))
         self.setsmv = [MultiView(self.data[k], "train", views=cfg.views, seed=cfg.seed) for k in cfg.mv_keys]
-        self.model = PoseNet.from_config(cfg).to(self.device)
-        if init_from is not None:
-            self._init_from_2d(init_from)
-            _seed_everything(cfg.seed)  # the same run whether the shared model was trained just now or found
-        if cfg.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
-        self.pseudo: dict[int, torch.Tensor] = {}   # mv source index -> (rows, J, 3) [u, v stored px, conf]
-        self.pseudo_ready = False
-        self.step = 0
-        self.grad_norm = torch.zeros((), device=self.device)  # running gradient norm of `clipping` (0 = not started)
-        self.fwd = self.model
-        if self.world > 1:
-            self.fwd = torch.nn.parallel.DistributedDataParallel(self.model, find_unused_parameters=True)
-        if cfg.compile:
-            self.fwd = torch.compile(self.fwd)
-        self.autocast = self.device.type == "cuda" and cfg.bf16
-        self.out.mkdir(parents=True, exist_ok=True)
-        self.ckpt = self.out / "checkpoints" / "last.pt"
 
     def _init_from_2d(self, path: str | os.PathLike) -> None:
         """Start from a shared 2D model (the paper pre-trains the 2D network once, before the weak losses): its
@@ -118,7 +124,7 @@ class Run:
         ocfg = config_from_dict(state["config"])
         arch = ("backbone", "head_channels", "feature_stride", "stride", "temperature")
         if any(getattr(ocfg, k) != getattr(self.cfg, k) for k in arch):
-            raise ValueError(f"init_2d={path}: its architecture {[getattr(ocfg, k) for k in arch]} differs from this "
+            raise ValueError(f"init_from={path}: its architecture {[getattr(ocfg, k) for k in arch]} differs from this "
                              f"run's {[getattr(self.cfg, k) for k in arch]} ({', '.join(arch)})")
         self.model.load_state_dict(state["model"])
         self.model.reset_depth_head()
@@ -356,22 +362,12 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def init_checkpoint_needed(cfg: TrainConfig) -> TrainConfig | None:
-    """The configuration of the model a run of ``cfg`` starts from: its shared 2D model (``shared_2d``), the
-    warm-up stage of a shared 2D model with a warm-up, or None (it starts from scratch)."""
-    if cfg.shared_2d:
-        return shared_2d_config(cfg)
-    if cfg.warmup_2d_iterations and not cfg.pretrain_2d:
-        return warmup_2d_config(cfg)
-    return None
-
-
 def shared_2d_checkpoint(cfg: TrainConfig, shared_root: str | os.PathLike, device: torch.device | None = None,
                          verbose: bool = True) -> Path | None:
-    """The checkpoint a run of ``cfg`` starts from (`init_checkpoint_needed`), trained first into
+    """The checkpoint a run of ``cfg`` starts from (`init_config`), trained first into
     ``<shared_root>/<its run id>/`` if it is not there (its own warm-up stage before it); None for a run that starts
     from scratch. The explicit first step of `train`: every row with the same 2D data, profile and seed reuses it."""
-    scfg = init_checkpoint_needed(cfg)
+    scfg = init_config(cfg)
     if scfg is None:
         return None
     d = Path(shared_root) / scfg.run_id()
