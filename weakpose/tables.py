@@ -261,8 +261,8 @@ def side_by_side(n: int, ours: pd.DataFrame | None = None) -> pd.DataFrame:
     same way; one line per row (Table 1's extra rows included)."""
     num = published(n)
     own = num[num["row"] != ""]
-    labels = sorted(set(ours.loc[ours[f"row_table{n}"] != "", "label"])) \
-        if ours is not None and not ours.empty else []  # labels with at least one row of this table
+    labels = sorted(set(ours.loc[ours[f"row_table{n}"] != "", "label"]), key=lambda lab: (lab.startswith("literal"), lab)) \
+        if ours is not None and not ours.empty else []  # labels with a row of this table, ours before literal
     wanted = [(p["row"], bool(p.get("gtroot", False)), p) for _, p in own.iterrows()]
     if n == 1:
         wanted += [(name, False, None) for name in TABLE1_EXTRA]

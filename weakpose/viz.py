@@ -140,8 +140,10 @@ def history_figure(history: str | os.PathLike | pd.DataFrame, title: str = "") -
     return fig
 
 
-def bar_compare(df: pd.DataFrame, label_col: str, columns: list[str], title: str = "", ylabel: str = "") -> Figure:
-    """Grouped bars: one group per line of ``df`` (labelled by ``label_col``), one bar per column (NaN: no bar)."""
+def bar_compare(df: pd.DataFrame, label_col: str, columns: list[str], title: str = "", ylabel: str = "",
+                errors: dict[str, str] | None = None) -> Figure:
+    """Grouped bars: one group per line of ``df`` (labelled by ``label_col``), one bar per column (NaN: no bar);
+    ``errors`` maps a column to the column of its error bars (e.g. the standard deviation over seeds)."""
     fig = new_figure(max(6.0, 0.9 * len(df) + 2), 4.2)
     ax = fig.add_subplot(1, 1, 1)
     x = np.arange(len(df))
@@ -149,7 +151,9 @@ def bar_compare(df: pd.DataFrame, label_col: str, columns: list[str], title: str
     for k, c in enumerate(columns):
         vals = pd.to_numeric(df[c], errors="coerce").to_numpy(float)
         pos = x + (k - (len(columns) - 1) / 2) * w
-        ax.bar(pos, np.nan_to_num(vals, nan=0.0), w, label=c, color=PALETTE[k % len(PALETTE)])
+        err = pd.to_numeric(df[errors[c]], errors="coerce").to_numpy(float) if errors and c in errors else None
+        ax.bar(pos, np.nan_to_num(vals, nan=0.0), w, label=c, color=PALETTE[k % len(PALETTE)],
+               yerr=None if err is None else np.nan_to_num(err, nan=0.0), capsize=2 if err is not None else 0)
         for xi, v in zip(pos, vals):
             if not np.isfinite(v):
                 ax.text(xi, 0, "none", ha="center", va="bottom", fontsize=6, rotation=90)
