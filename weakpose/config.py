@@ -184,12 +184,13 @@ class TrainConfig:
         return tuple(k for k in self.chirality_terms.split("+") if k)
 
     def run_id(self) -> str:
-        """Readable id derived from the configuration plus a short hash of every field but `RUNTIME_FIELDS`."""
+        """Readable id derived from the configuration plus a short hash of every field that differs from its default
+        (the paper's value), `RUNTIME_FIELDS` aside: a new field, at its default, renames no existing run."""
         mv = self.mv.replace("+", "") or "none"
         name = f"{self.mode}_2d-{self.sup2d.replace('+', '')}_3d-{self.sup3d or 'none'}_mv-{mv}"
         if not self.use_heatmap_loss:
             name += "_noLH"
-        fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in RUNTIME_FIELDS}
+        fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in RUNTIME_FIELDS and v != _DEFAULTS[k]}
         digest = hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:6]
         return f"{name}_{self.profile}_s{self.seed}_{digest}"
 
