@@ -111,6 +111,8 @@ class TrainConfig:
     profile: str = "paper"
 
     def __post_init__(self):
+        from weakpose.config_parse import check_values
+        check_values(self)  # sizes and cadences > 0, counts >= 0, floats finite
         _check_keys("sup2d", self.sup2d, SUP2D_KEYS, allow_empty=False)
         _check_keys("chirality_terms", self.chirality_terms, CHIRALITY_KEYS, allow_empty=False)
         _check_keys("mv", self.mv, MV_KEYS, allow_empty=True)
@@ -321,25 +323,17 @@ def with_profile(cfg: TrainConfig, profile: str) -> TrainConfig:
 
 
 def parse_overrides(items: list[str]) -> dict:
-    """Command-line ``KEY=VALUE`` overrides, each converted to the type of that field's default (bool: 1/true/yes;
-    tuples: comma-separated). Unknown keys raise ValueError."""
-    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-    over = {}
-    for kv in items:
-        k, _, v = kv.partition("=")
-        if k not in defaults:
-            raise ValueError(f"unknown config key {k!r}")
-        d = defaults[k]
-        over[k] = (v.lower() in ("1", "true", "yes") if isinstance(d, bool) else type(d)(v) if isinstance(d, (int, float))
-                   else tuple(x for x in v.split(",") if x) if isinstance(d, tuple) else v)
-    return over
+    """Command-line ``KEY=VALUE`` overrides, each converted to the type of that field's default (bool: only
+    true/false, 1/0, yes/no; tuples: comma-separated). Unknown keys and bad values raise ValueError naming the key
+    (`weakpose.config_parse`)."""
+    from weakpose.config_parse import parse_overrides as parse
+    return parse(items)
 
 
-def config_from_dict(d: dict) -> TrainConfig:
-    d = dict(d)
-    if "sup3d_subjects" in d:
-        d["sup3d_subjects"] = tuple(d["sup3d_subjects"])
-    return TrainConfig(**d)
+def config_from_dict(d: dict, source=None, require_all: bool = False) -> TrainConfig:
+    """A TrainConfig from a dict of its fields; errors name ``source`` and the key (`weakpose.config_parse`)."""
+    from weakpose.config_parse import config_from_dict as from_dict
+    return from_dict(d, source=source, require_all=require_all)
 
 
 # Flat row keys of the paper's tables and their values when a row does not name them (= the TrainConfig defaults).
