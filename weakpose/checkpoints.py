@@ -74,8 +74,8 @@ def _first_line(e: BaseException) -> str:
 def _refused_what(e: BaseException) -> str:
     """What torch's weights_only unpickler refused (e.g. "GLOBAL builtins.open"), without its advice to load the
     file with weights_only=False (which would run the code)."""
-    m = re.search(r"Unsupported (global|operand)[^A-Za-z]*(GLOBAL\s+[\w.]+|[\w.]+)", str(e))
-    return m.group(2) if m else "an object other than tensors and plain types"
+    m = re.search(r"GLOBAL\s+([\w.]+)", str(e)) or re.search(r"[Uu]nsupported operand\W*(\w+)", str(e))
+    return f"it names {m.group(1)}" if m else "not only tensors and plain types"
 
 
 class CheckpointWriteError(OSError):
