@@ -378,12 +378,17 @@ def test_verify_of_something_that_is_not_a_dataset(make, word, tmp_path, capsys)
 
 
 # ----------------------------------------------------------------------------------------------- 7. last.pt after a fallback
-def test_last_pt_is_restored_after_a_fallback_on_a_finished_run(run_copy):
+@pytest.mark.parametrize("damage", ["truncated", "deleted"])
+def test_last_pt_is_restored_after_a_fallback_on_a_finished_run(damage, run_copy):
     last = run_copy / "checkpoints" / "last.pt"
-    last.write_bytes(last.read_bytes()[:1000])  # truncated
+    if damage == "truncated":
+        last.write_bytes(last.read_bytes()[:1000])
+    else:
+        last.unlink()
     Run(make_config("smoke", **SMOKE), run_copy, device=torch.device("cpu"), verbose=False).fit()
     state = checkpoints.read_checkpoint(last)
-    assert state["step"] == 6 and (run_copy / "checkpoints" / "last.pt.unreadable").is_file()
+    assert state["step"] == 6
+    assert (run_copy / "checkpoints" / "last.pt.unreadable").is_file() == (damage == "truncated")
     from weakpose.model import load_checkpoint
     assert load_checkpoint(last)[1] == make_config("smoke", **SMOKE)
 

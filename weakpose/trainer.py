@@ -200,8 +200,9 @@ class Run:
                                  f"nothing was resumed: use another output directory for this configuration")
         if self.rank == 0 and errors:
             checkpoints.set_aside(errors)
-            checkpoints.restore_last(path)  # last.pt names the newest readable checkpoint again
             print(f"[weakpose] falling back to {path} (step {state['step']}); last.pt restored from it", flush=True)
+        if self.rank == 0 and path.name != checkpoints.LAST:
+            checkpoints.restore_last(path)  # last.pt names the newest readable checkpoint again
         try:
             self.model.load_state_dict(state["model"])
             self.opt.load_state_dict(state["optimizer"])
