@@ -13,15 +13,15 @@ import pytest
 import torch
 
 from weakpose import checkpoints, predict
-from weakpose.config import make_config, parse_overrides
-from weakpose.config_parse import read_config_file
+from weakpose.config import make_config, parse_overrides, read_config_file
 from weakpose.data import verify
 from weakpose.data.checksums import ALLOW_UNVERIFIED_ENV, UnverifiedDatasetError
 from weakpose.data.format import CanonicalDataset, DamagedDatasetError, DatasetWriter, Record
 from weakpose.data.real import h36m, prepare, safe_npy
 from weakpose.history import truncate_history
 from weakpose.runlock import RunLock, RunLocked
-from weakpose.trainer import ConfigMismatch, Run
+from weakpose.checkpoints import ConfigMismatch
+from weakpose.trainer import Run
 from weakpose.trainer import main as train_main
 
 SMOKE = dict(sup2d="M", mv="H", iterations=4, pretrain_iterations=2, ckpt_every=2, log_every=2, eval_max_samples=8)

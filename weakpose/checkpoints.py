@@ -13,6 +13,7 @@ rebuild a plain array (`_NUMPY_ARRAY_GLOBALS`: no code of the file's choosing ca
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import random
@@ -41,6 +42,10 @@ class UnreadableCheckpoint(ValueError):
 
 class NoReadableCheckpoint(RuntimeError):
     """Checkpoints exist but none of them can be read."""
+
+
+class ConfigMismatch(ValueError):
+    """A run folder's checkpoint was written by another configuration."""
 
 
 def step_path(folder: str | os.PathLike, step: int) -> Path:
@@ -200,6 +205,36 @@ def _copy_to_last(src: Path) -> Path:
     os.replace(last_tmp, folder / LAST)
     _fsync(folder)
     return folder / LAST
+
+
+def load_states(path: Path, state: dict, model: torch.nn.Module, optimizer=None) -> None:
+    """Load a checkpoint's weights (and optimizer state) into ``model`` (``optimizer``); `UnreadableCheckpoint`
+    naming ``path`` when they do not fit the model its config describes."""
+    try:
+        model.load_state_dict(state["model"])
+        if optimizer is not None:
+            optimizer.load_state_dict(state["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as e:
+        raise UnreadableCheckpoint(path, "its weights or optimizer state do not fit the model its config describes "
+                                         f"({str(e).strip().splitlines()[-1]})") from None
+
+
+def check_config(path: Path, saved, cfg) -> None:
+    """`ConfigMismatch` naming ``path`` and the fields that differ unless the dataclasses ``saved`` (the config the
+    checkpoint was written by) and ``cfg`` (the run's) are equal."""
+    if saved != cfg:
+        diff = [f.name for f in dataclasses.fields(cfg) if getattr(saved, f.name) != getattr(cfg, f.name)]
+        raise ConfigMismatch(f"{path} was written by a different configuration (fields {diff[:8]} differ); nothing "
+                             "was resumed: use another output directory for this configuration")
+
+
+def after_fallback(path: Path, errors: list[UnreadableCheckpoint], step: int) -> None:
+    """After resuming from ``path``: the unreadable checkpoints met before it are set aside (`set_aside`) and, when
+    ``path`` is a step file, last.pt becomes a copy of it again (`restore_last`)."""
+    if errors:
+        set_aside(errors)
+        print(f"[weakpose] falling back to {path} (step {step}); last.pt restored from it", flush=True)
+    restore_last(path)
 
 
 def restore_last(path: str | os.PathLike) -> Path | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from weakpose import config_parse
 from weakpose.skeleton import unlabelled_joints
 
 SOURCES = ("synthetic", "real")
@@ -111,8 +112,7 @@ class TrainConfig:
     profile: str = "paper"
 
     def __post_init__(self):
-        from weakpose.config_parse import check_values
-        check_values(self)  # sizes and cadences > 0, counts >= 0, floats finite
+        config_parse.check_values(self)  # sizes and cadences > 0, counts >= 0, floats finite
         _check_keys("sup2d", self.sup2d, SUP2D_KEYS, allow_empty=False)
         _check_keys("chirality_terms", self.chirality_terms, CHIRALITY_KEYS, allow_empty=False)
         _check_keys("mv", self.mv, MV_KEYS, allow_empty=True)
@@ -326,14 +326,18 @@ def parse_overrides(items: list[str]) -> dict:
     """Command-line ``KEY=VALUE`` overrides, each converted to the type of that field's default (bool: only
     true/false, 1/0, yes/no; tuples: comma-separated). Unknown keys and bad values raise ValueError naming the key
     (`weakpose.config_parse`)."""
-    from weakpose.config_parse import parse_overrides as parse
-    return parse(items)
+    return config_parse.parse_overrides(items, TrainConfig)
 
 
 def config_from_dict(d: dict, source=None, require_all: bool = False) -> TrainConfig:
     """A TrainConfig from a dict of its fields; errors name ``source`` and the key (`weakpose.config_parse`)."""
-    from weakpose.config_parse import config_from_dict as from_dict
-    return from_dict(d, source=source, require_all=require_all)
+    return config_parse.config_from_dict(d, TrainConfig, source, require_all, LATER_FIELDS + NOT_HASHED)
+
+
+def read_config_file(path) -> TrainConfig:
+    """The TrainConfig of a ``--config`` file: every field there but `LATER_FIELDS` / `NOT_HASHED` (they take their
+    defaults, what runs computed before they existed); errors name the file and the key."""
+    return config_parse.read_config_file(path, TrainConfig, LATER_FIELDS + NOT_HASHED)
 
 
 # Flat row keys of the paper's tables and their values when a row does not name them (= the TrainConfig defaults).

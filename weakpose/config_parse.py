@@ -7,9 +7,12 @@ Every error is a ValueError that names the key (and the file) and says what was 
 * integers and floats parsed with the key named; floats must be finite;
 * a ``--config`` file must hold every field of TrainConfig (a missing one is an error, never a silent default:
   a smoke config without ``iterations`` would otherwise run the paper's 60,000 steps), except the fields added
-  after runs were first written (``config.LATER_FIELDS``, ``config.NOT_HASHED``), whose defaults are what runs
-  computed before they existed: config.json files written before them still train (with a printed note);
+  after runs were first written (the ``optional`` ones: ``config.LATER_FIELDS``, ``config.NOT_HASHED``), whose
+  defaults are what runs computed before they existed: config.json files written before them still train (with a
+  printed note);
 * sizes and cadences > 0 (`check_values`, called by ``TrainConfig.__post_init__``).
+
+It knows nothing of TrainConfig itself (`weakpose.config` imports it and passes the class), so there is no cycle.
 """
 from __future__ import annotations
 
@@ -29,10 +32,8 @@ NON_NEGATIVE_INT = ("pretrain_iterations", "lr_drop_step", "num_workers", "cpu_t
 POSITIVE_FLOAT = ("lr", "pretrain_lr", "temperature", "heatmap_sigma")
 
 
-def _fields() -> dict[str, dataclasses.Field]:
-    from weakpose.config import TrainConfig
-
-    return {f.name: f for f in dataclasses.fields(TrainConfig)}
+def _fields(cls) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(cls)}
 
 
 def parse_bool(key: str, text: str) -> bool:
@@ -44,9 +45,10 @@ def parse_bool(key: str, text: str) -> bool:
     raise ValueError(f"{key}={text!r}: expected a boolean (true/false, 1/0, yes/no)")
 
 
-def parse_value(key: str, text: str):
-    """``text`` converted to the type of field ``key``'s default (ValueError naming the key otherwise)."""
-    fields = _fields()
+def parse_value(key: str, text: str, cls):
+    """``text`` converted to the type of the default of ``cls``'s field ``key`` (ValueError naming the key
+    otherwise)."""
+    fields = _fields(cls)
     if key not in fields:
         raise ValueError(f"unknown config key {key!r}")
     d = fields[key].default
@@ -70,8 +72,9 @@ def parse_value(key: str, text: str):
     return text
 
 
-def parse_overrides(items: list[str]) -> dict:
-    """Command-line ``KEY=VALUE`` overrides, each converted to the type of that field's default (`parse_value`;
+def parse_overrides(items: list[str], cls) -> dict:
+    """Command-line ``KEY=VALUE`` overrides of dataclass ``cls`` (`weakpose.config.TrainConfig`), each converted to
+    the type of that field's default (`parse_value`;
     tuples comma-separated). A missing ``=``, an unknown key or a value of the wrong type raises ValueError
     naming the key."""
     over = {}
@@ -80,7 +83,7 @@ def parse_overrides(items: list[str]) -> dict:
         k = k.strip()
         if not eq:
             raise ValueError(f"override {kv!r}: expected KEY=VALUE")
-        over[k] = parse_value(k, v)
+        over[k] = parse_value(k, v, cls)
     return over
 
 
@@ -114,24 +117,21 @@ def _coerce(key: str, value, default, where: str):
     return value
 
 
-def config_from_dict(d: dict, source: str | os.PathLike | None = None, require_all: bool = False):
-    """A TrainConfig from a dict of its fields (a checkpoint's or a config.json's). Unknown keys, values of the
-    wrong type and values TrainConfig refuses raise ValueError naming ``source`` (a file) and the key; with
-    ``require_all`` a missing field does too (else it takes its default, as for checkpoints written before it
-    existed)."""
-    from weakpose.config import TrainConfig
-
+def config_from_dict(d: dict, cls, source: str | os.PathLike | None = None, require_all: bool = False,
+                     optional: tuple[str, ...] = ()):
+    """A ``cls`` (`weakpose.config.TrainConfig`) from a dict of its fields (a checkpoint's or a config.json's).
+    Unknown keys, values of the wrong type and values ``cls`` refuses raise ValueError naming ``source`` (a file)
+    and the key; with ``require_all`` a missing field does too, except the ``optional`` ones (fields added after
+    files were written), which take their defaults (without ``require_all`` every field may be absent)."""
     where = str(source) if source is not None else "config"
     if not isinstance(d, dict):
         raise ValueError(f"{where}: expected a JSON object of config fields, found a {type(d).__name__}")
-    fields = _fields()
+    fields = _fields(cls)
     unknown = sorted(set(d) - set(fields))
     if unknown:
         raise ValueError(f"{where}: unknown config keys {unknown}")
     if require_all:
-        from weakpose import config
-
-        later = set(getattr(config, "LATER_FIELDS", ())) | set(getattr(config, "NOT_HASHED", ()))
+        later = set(optional)
         missing = [k for k in fields if k not in d and k not in later]
         defaulted = [k for k in fields if k not in d and k in later]
         if defaulted and not missing:
@@ -144,13 +144,14 @@ def config_from_dict(d: dict, source: str | os.PathLike | None = None, require_a
                              + (", ..." if len(missing) > 6 else ""))
     kw = {k: _coerce(k, v, fields[k].default, where) for k, v in d.items()}
     try:
-        return TrainConfig(**kw)
+        return cls(**kw)
     except ValueError as e:
         raise ValueError(f"{where}: {e}") from None
 
 
-def read_config_file(path: str | os.PathLike):
-    """The TrainConfig of a ``--config`` file (a run's config.json): every field must be there. Raises
+def read_config_file(path: str | os.PathLike, cls, optional: tuple[str, ...] = ()):
+    """The ``cls`` of a ``--config`` file (a run's config.json): every field but the ``optional`` ones must be
+    there. Raises
     FileNotFoundError or ValueError naming the file (missing, unreadable, truncated, not an object, a missing or
     ill-typed field)."""
     path = Path(path)
@@ -162,7 +163,7 @@ def read_config_file(path: str | os.PathLike):
         raise ValueError(f"config file {path}: unreadable ({e})") from None
     except json.JSONDecodeError as e:
         raise ValueError(f"config file {path}: not valid JSON, truncated or damaged? ({e})") from None
-    return config_from_dict(d, source=path, require_all=True)
+    return config_from_dict(d, cls, source=path, require_all=True, optional=optional)
 
 
 def check_values(cfg) -> None:

@@ -46,32 +46,11 @@ from weakpose import camera, skeleton, viz
 from weakpose.data.real.prepare import read_image
 from weakpose.evaluate import forward
 from weakpose.model import load_checkpoint
+from weakpose.predict_checks import MAX_COORD, MAX_PIXELS, MIN_INSIDE, box_inside_fraction, check_pixels, image_size
 from weakpose.tracklet_inputs import Frame, load_intrinsics
 
 DEFAULT_FOV_DEG = 60.0
 BOX_FIELDS = ("x0", "y0", "x1", "y1")
-MAX_PIXELS = 100_000_000   # largest frame decoded (width x height; --max-pixels): a 100 MP RGB frame is 300 MB
-MAX_COORD = 1e7            # a box coordinate beyond this many px is not a pixel coordinate
-MIN_INSIDE = 0.5           # a box with less of its area inside the frame gives valid=False (`box_inside_fraction`)
-
-
-def image_size(path: str | os.PathLike) -> tuple[int, int] | None:
-    """(width, height) of an image file from its header (nothing decoded), or None if the header is not one
-    Pillow knows (cv2 then decides whether it is an image)."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            return im.size
-    except Exception:
-        return None
-
-
-def check_pixels(width: int, height: int, where: str, max_pixels: int = MAX_PIXELS) -> None:
-    """ValueError naming ``where`` when a frame of width x height px is above ``max_pixels``."""
-    if width * height > max_pixels:
-        raise ValueError(f"{where}: {width} x {height} px ({width * height / 1e6:.0f} MP) is above the "
-                         f"{max_pixels / 1e6:.0f} MP this command decodes (--max-pixels); resize it first")
 
 
 # ----------------------------------------------------------------------------------------------- inputs
@@ -214,14 +193,6 @@ def boxes_of(item: dict, boxes: dict | None) -> np.ndarray:
         return np.array([[0.0, 0.0, w - 1.0, h - 1.0]])
     k = box_key_of(item, boxes)
     return np.asarray(boxes[k], np.float64).reshape(-1, 4) if k is not None else np.zeros((0, 4))
-
-
-def box_inside_fraction(box, width: int, height: int) -> float:
-    """Share of the box's area inside the frame (pixel centres 0 .. W - 1, as `boxes_of` spans a whole frame)."""
-    x0, y0, x1, y1 = (float(v) for v in box)
-    iw = max(0.0, min(x1, width - 1.0) - max(x0, 0.0))
-    ih = max(0.0, min(y1, height - 1.0) - max(y0, 0.0))
-    return iw * ih / max((x1 - x0) * (y1 - y0), 1e-12)
 
 
 def fov_intrinsics(width: int, height: int, fov_deg: float = DEFAULT_FOV_DEG) -> np.ndarray:

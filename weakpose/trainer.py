@@ -40,12 +40,7 @@ from weakpose.clipping import clip_to_running_norm
 from weakpose.losses import LOSS_NAMES
 from weakpose.model import PoseNet
 from weakpose.pseudo import SOURCES as PSEUDO_SOURCES, pseudo_labels
-from weakpose.runlock import RunLock, RunLocked
-
-
-class ConfigMismatch(ValueError):
-    """A run folder's checkpoint was written by another configuration."""
-
+from weakpose.runlock import TRAIN_ERRORS, check_run_dir, locked
 
 CKPT_KEYS = ("config", "model", "optimizer", "step", "pseudo", "pseudo_ready", "rng")
 
@@ -194,21 +189,10 @@ class Run:
             return False
         saved = dataclasses.replace(config_from_dict(state["config"], source=path),
                                     **{k: getattr(self.cfg, k) for k in NOT_HASHED})  # e.g. keep_checkpoints
-        if saved != self.cfg:
-            diff = [k for k in state["config"] if getattr(saved, k, None) != getattr(self.cfg, k, None)]
-            raise ConfigMismatch(f"{path} was written by a different configuration (fields {diff[:8]} differ); "
-                                 f"nothing was resumed: use another output directory for this configuration")
-        if self.rank == 0 and errors:
-            checkpoints.set_aside(errors)
-            print(f"[weakpose] falling back to {path} (step {state['step']}); last.pt restored from it", flush=True)
-        if self.rank == 0 and path.name != checkpoints.LAST:
-            checkpoints.restore_last(path)  # last.pt names the newest readable checkpoint again
-        try:
-            self.model.load_state_dict(state["model"])
-            self.opt.load_state_dict(state["optimizer"])
-        except (RuntimeError, ValueError, KeyError) as e:
-            raise checkpoints.UnreadableCheckpoint(path, "its weights or optimizer state do not fit the model its "
-                                                   f"config describes ({str(e).strip().splitlines()[-1]})") from None
+        checkpoints.check_config(path, saved, self.cfg)  # ConfigMismatch naming the fields that differ
+        if self.rank == 0:
+            checkpoints.after_fallback(path, errors, state["step"])  # set aside the unreadable, restore last.pt
+        checkpoints.load_states(path, state, self.model, self.opt)
         self.step, self.pseudo, self.pseudo_ready = state["step"], state["pseudo"], state["pseudo_ready"]
         self.grad_norm = state.get("grad_norm", self.grad_norm).to(self.device)   # absent before mv_grad_clip
         checkpoints.set_rng_state(state["rng"])
@@ -329,20 +313,12 @@ class Run:
         return terms
 
     # --------------------------------------------------------------------------------- the loop
+    @locked
     def fit(self, stop_after: int | None = None, restart_if_unreadable: bool = False) -> dict | None:
         """Train to the end of the schedule (resuming from the newest readable checkpoint when present, see
         `try_resume` for ``restart_if_unreadable``), evaluate and write metrics.json. ``stop_after`` abandons the
         run after that many global steps without saving, as a crash would (tests use it); then None is returned.
-        The run folder is locked meanwhile (`runlock.RunLock`): a second trainer on it raises `runlock.RunLocked`
-        naming this one's pid, before it touches anything."""
-        lock = RunLock(self.out).acquire() if self.rank == 0 else None
-        try:
-            return self._fit(stop_after, restart_if_unreadable)
-        finally:
-            if lock is not None:
-                lock.release()
-
-    def _fit(self, stop_after: int | None, restart_if_unreadable: bool) -> dict | None:
+        The run folder is locked meanwhile (`runlock.locked`: a second trainer stops at once naming this pid)."""
         cfg = self.cfg
         resumed = self.try_resume(restart_if_unreadable)
         total = pretrain_steps(cfg) + cfg.iterations
@@ -430,9 +406,8 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, device: torch.device | N
 def main(argv: list[str] | None = None) -> None:
     import argparse
 
-    from weakpose.config import make_config, parse_overrides
-    from weakpose.config_parse import read_config_file
-    from weakpose.data.checksums import ALLOW_UNVERIFIED_ENV, DamagedDatasetError, UnverifiedDatasetError
+    from weakpose.config import make_config, parse_overrides, read_config_file
+    from weakpose.data.checksums import ALLOW_UNVERIFIED_ENV
 
     p = argparse.ArgumentParser(
         description="Train one weakpose configuration (torchrun-compatible).",
@@ -450,9 +425,8 @@ def main(argv: list[str] | None = None) -> None:
                    "<out>/../../shared2d): e.g. results/shared2d to retrain a committed cpu row from its shared model")
     p.add_argument("--restart-if-unreadable", action="store_true",
                    help="if checkpoints exist but none can be read, start again from step 0 instead of stopping")
-    p.add_argument("--allow-unverified-data", action="store_true",
-                   help="train on datasets whose meta.json records no checksums (damage to them cannot be detected; "
-                        "refused without this flag)")
+    p.add_argument("--allow-unverified-data", action="store_true", help="train on datasets whose meta.json records "
+                   "no checksums (damage to them cannot be detected; refused without this flag)")
     a = p.parse_args(argv)
     try:
         over = parse_overrides(a.set)
@@ -465,25 +439,11 @@ def main(argv: list[str] | None = None) -> None:
     if a.allow_unverified_data:
         os.environ[ALLOW_UNVERIFIED_ENV] = "1"  # read where datasets are opened (DataLoader workers inherit it)
     try:
-        _check_out_dir(Path(a.out))
+        check_run_dir(Path(a.out))
         metrics = train(cfg, a.out, restart_if_unreadable=a.restart_if_unreadable, shared_root=a.shared_root)
-    except (checkpoints.NoReadableCheckpoint, checkpoints.CheckpointWriteError, checkpoints.UnreadableCheckpoint,
-            RunLocked, ConfigMismatch, DamagedDatasetError, UnverifiedDatasetError, FileNotFoundError,
-            FileExistsError, NotADirectoryError, PermissionError) as e:
+    except TRAIN_ERRORS as e:
         raise SystemExit(f"[weakpose] {e}") from None
     print(json.dumps(metrics, indent=1))
-
-
-def _check_out_dir(out: Path) -> None:
-    """--out must be a folder this process can write (made if absent): a one-line error naming it otherwise."""
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"--out {out} is a file; expected a run folder (or a path where one can be made)")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise PermissionError(f"--out {out}: cannot create the run folder ({e.strerror or e})") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise PermissionError(f"--out {out} is not writable; expected a run folder this user can write")
 
 
 if __name__ == "__main__":

@@ -52,7 +52,8 @@ def damage_hint(path: str | os.PathLike, verify: bool = True) -> str:
 def check_index(path: Path, meta: dict, required: tuple[str, ...] = (), unverified_ok: bool | None = None
                 ) -> np.ndarray | None:
     """Check every index file of the dataset at ``path`` against meta["checksums"]; return the per-image CRC-32
-    column (memory-mapped, (N,) uint32). ``required``: index file names that must have a recorded checksum.
+    column (memory-mapped, (N,) uint32). ``required``: index file names that must have a recorded checksum (besides
+    image_crc32.npy).
     A dataset without checksums raises `UnverifiedDatasetError` unless `allow_unverified` (``unverified_ok``, else
     $WEAKPOSE_ALLOW_UNVERIFIED): then None is returned with a printed note.
     Raises `DamagedDatasetError` naming the first file that does not match or has no recorded checksum."""
@@ -72,7 +73,7 @@ def check_index(path: Path, meta: dict, required: tuple[str, ...] = (), unverifi
         found = sums.get("algorithm") if isinstance(sums, dict) else sums
         raise DamagedDatasetError(f"{path}/meta.json: checksums must be an object with algorithm {CHECKSUM!r} and an "
                                   f"index table, found algorithm {found!r}; {damage_hint(path)}")
-    unlisted = [n for n in required if n not in sums["index"]]
+    unlisted = [n for n in (*required, IMAGE_CRC_FILE) if n not in sums["index"]]
     if unlisted:
         raise DamagedDatasetError(f"{path}/meta.json: checksums.index records no CRC-32 for {unlisted}: the dataset's "
                                   f"meta.json is damaged; {damage_hint(path)}")

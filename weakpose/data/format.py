@@ -58,6 +58,7 @@ import numpy as np
 from weakpose import skeleton
 from weakpose.data.checksums import (CHECKSUM, IMAGE_CRC_FILE, DamagedDatasetError, check_index, damage_hint,  # noqa: F401
                                      file_crc32, UnverifiedDatasetError)
+from weakpose.data.folders import check_replaceable, is_dataset_dir, read_meta, remove_dir  # noqa: F401
 from weakpose.camera import DEFAULT_CROP_MARGIN  # noqa: F401  (part of the format's meta defaults)
 
 FORMAT_VERSION = 1
@@ -160,14 +161,10 @@ class DatasetWriter:
         if source not in ("synthetic", "real"):
             raise ValueError(f"source must be 'synthetic' or 'real', got {source!r}")
         self.out_dir = Path(out_dir)
-        if self.out_dir.exists() and not overwrite:
-            raise FileExistsError(f"{self.out_dir} exists; pass overwrite=True to replace it")
-        if self.out_dir.exists():
-            check_replaceable(self.out_dir)  # --overwrite replaces a weakpose dataset or an empty folder, nothing else
+        if self.out_dir.exists():  # only a weakpose dataset or an empty folder, and only with overwrite
+            check_replaceable(self.out_dir, overwrite)
         self.tmp_dir = self.out_dir.with_name(self.out_dir.name + ".partial")
-        if self.tmp_dir.exists():
-            check_replaceable(self.tmp_dir, partial=True)
-            shutil.rmtree(self.tmp_dir)
+        remove_dir(self.tmp_dir, partial=True)
         (self.tmp_dir / "images").mkdir(parents=True)
         (self.tmp_dir / "index").mkdir()
         self.name, self.source, self.crop_size, self.crop_margin = name, source, int(crop_size), float(crop_margin)
@@ -272,9 +269,7 @@ class DatasetWriter:
         }
         (self.tmp_dir / "meta.json").write_text(json.dumps(meta, indent=1))
         (self.tmp_dir / "COMPLETE").write_text("ok\n")
-        if self.out_dir.exists():
-            check_replaceable(self.out_dir)
-            shutil.rmtree(self.out_dir)
+        remove_dir(self.out_dir)
         os.replace(self.tmp_dir, self.out_dir)
         self._closed = True
         return self.out_dir
@@ -305,38 +300,6 @@ class DatasetWriter:
             self.close()
         else:
             self.abort()
-
-
-_PARTIAL_ENTRIES = frozenset({"images", "index", "extra", "meta.json", "COMPLETE"})
-
-
-def is_dataset_dir(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is a folder holding a weakpose dataset: its meta.json is a JSON object with this format's
-    ``format_version`` and a ``name`` (complete or not; damaged shards or index files do not matter)."""
-    meta = Path(path) / "meta.json"
-    try:
-        d = json.loads(meta.read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(d, dict) and "format_version" in d and "name" in d and "num_rows" in d
-
-
-def check_replaceable(path: str | os.PathLike, partial: bool = False) -> None:
-    """Raise FileExistsError unless the folder at ``path`` may be deleted to make room for a dataset: an empty
-    folder, or a weakpose dataset (`is_dataset_dir`); with ``partial`` also the ``.partial`` folder of an
-    interrupted write (only the entries a writer makes). Anything else, a file included, is refused with its name:
-    ``--overwrite`` never deletes what weakpose did not write."""
-    path = Path(path)
-    if path.is_symlink() or not path.is_dir():
-        kind = "a symbolic link" if path.is_symlink() else "a file"
-        raise FileExistsError(f"{path} is {kind}, not a weakpose dataset folder: refusing to replace it "
-                              "(choose another output folder, or remove it yourself)")
-    entries = {p.name for p in path.iterdir()}
-    if not entries or is_dataset_dir(path) or (partial and entries <= _PARTIAL_ENTRIES):
-        return
-    shown = ", ".join(sorted(entries)[:5]) + (", ..." if len(entries) > 5 else "")
-    raise FileExistsError(f"{path} is not a weakpose dataset (no meta.json of one) and not empty (it holds {shown}): "
-                          "refusing to delete it to replace it; choose another output folder, or remove it yourself")
 
 
 def _check(x, shape: tuple[int, ...], name: str) -> np.ndarray:
@@ -372,10 +335,9 @@ class CanonicalDataset:
     """Read-only view of one dataset directory. Columns are memory-mapped numpy arrays (attributes named as the
     columns, e.g. ``ds.K`` (N, 3, 3)); images decode on demand with `image`.
 
-    Raises FileNotFoundError if the directory, its meta.json or its COMPLETE marker is missing,
-    `DamagedDatasetError` (a ValueError naming the file) if meta.json is unreadable or an index file does not match
-    its recorded CRC-32, and `UnverifiedDatasetError` if meta.json records no checksums, unless
-    ``allow_unverified`` (default: $WEAKPOSE_ALLOW_UNVERIFIED, `checksums.allow_unverified`).
+    Raises FileNotFoundError if the directory, its meta.json or its COMPLETE marker is missing, `DamagedDatasetError`
+    (a ValueError naming the file) if meta.json is unreadable or an index file does not match its recorded CRC-32,
+    `UnverifiedDatasetError` if meta.json records no checksums (unless `checksums.allow_unverified`).
     Every image read checks its row's CRC-32 (`image_bytes`).
     """
 
@@ -385,19 +347,11 @@ class CanonicalDataset:
             raise FileNotFoundError(f"no canonical dataset at {self.path} (meta.json missing)")
         if not (self.path / "COMPLETE").is_file():
             raise FileNotFoundError(f"{self.path} is incomplete (no COMPLETE marker): re-run its conversion")
-        try:
-            self.meta = json.loads((self.path / "meta.json").read_text())
-        except (ValueError, OSError) as e:  # JSONDecodeError / UnicodeDecodeError are ValueErrors
-            raise DamagedDatasetError(f"{self.path / 'meta.json'}: unreadable, expected the dataset's JSON metadata "
-                                      f"({type(e).__name__}: {e}); {damage_hint(self.path, verify=False)}") from None
-        if not isinstance(self.meta, dict):
-            raise DamagedDatasetError(f"{self.path / 'meta.json'}: expected a JSON object, found a "
-                                      f"{type(self.meta).__name__}; {damage_hint(self.path, verify=False)}")
+        self.meta = read_meta(self.path)  # DamagedDatasetError naming meta.json if it is unreadable
         if self.meta.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{self.path}: format version {self.meta.get('format_version')}, "
                              f"this weakpose reads {FORMAT_VERSION}")
-        required = tuple(f"{c}.npy" for c in _COLUMN_SPECS) + (IMAGE_CRC_FILE,)
-        self._image_crc = check_index(self.path, self.meta, required, allow_unverified)
+        self._image_crc = check_index(self.path, self.meta, [f"{c}.npy" for c in _COLUMN_SPECS], allow_unverified)
         self._cols: dict[str, np.ndarray] = {}
         for col in _COLUMN_SPECS:
             f = self.path / "index" / f"{col}.npy"
