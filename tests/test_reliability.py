@@ -330,20 +330,22 @@ def test_flipped_index_byte_is_refused_at_open(tmp_path):
     assert not rep.ok and any("joints2d.npy" in p for p in rep.problems)
 
 
-def test_dataset_without_checksums_opens_with_a_note_and_decode_failures_are_named(tmp_path, capsys):
+def test_dataset_without_checksums_opens_only_when_allowed_and_decode_failures_are_named(tmp_path, capsys):
     path = _write_dataset(tmp_path / "ds")
     meta = json.loads((path / "meta.json").read_text())
     del meta["checksums"]  # as written before checksums were recorded
     (path / "meta.json").write_text(json.dumps(meta))
-    ds = CanonicalDataset(path)
+    with pytest.raises(fmt.UnverifiedDatasetError, match="--allow-unverified-data"):
+        CanonicalDataset(path)
+    ds = CanonicalDataset(path, allow_unverified=True)
     assert "written without checksums" in capsys.readouterr().out
-    assert verify.main([str(path)]) == 0
+    assert verify.main([str(path)]) == 2 and "UNVERIFIED" in capsys.readouterr().out
     r, off = 3, int(ds.image_offset[3])
     with open(path / "images" / "shard_00000.bin", "r+b") as f:
         f.seek(off)
         f.write(b"\0\0\0\0")  # no JPEG start marker any more
     with pytest.raises(DamagedDatasetError, match="could not decode JPEG data") as e:
-        CanonicalDataset(path).image(r)
+        CanonicalDataset(path, allow_unverified=True).image(r)
     assert f"row {r} of {path}: images/shard_00000.bin offset {off}" in str(e.value)
     assert verify.verify(path).bad_rows == [r]
 

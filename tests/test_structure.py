@@ -8,11 +8,12 @@ PKG = Path(__file__).resolve().parent.parent / "weakpose"
 
 # The layers, lowest first: a module may import modules of its own layer or below, never above.
 LAYERS = {
-    0: ["skeleton", "config", "progress"],
-    1: ["geometry", "camera", "data.format", "data.checksums", "checkpoints", "clipping"],
+    0: ["skeleton", "config", "config_parse", "progress"],
+    1: ["geometry", "camera", "data.format", "data.checksums", "data.folders", "checkpoints", "clipping", "runlock",
+        "predict_checks"],
     2: ["model", "losses", "weak", "metrics", "data.loaders", "data.synth.twins", "data.synth.poses", "data.synth.render",
         "data.synth.crowd", "data.real.prepare", "data.real.h36m", "data.real.h36m_cameras", "data.real.mpi3dhp",
-        "data.real.mpii", "data.real.mqc", "tracking", "tracklet_inputs", "data.verify",
+        "data.real.mpii", "data.real.mqc", "data.real.safe_npy", "tracking", "tracklet_inputs", "data.verify",
         "batches", "history"],
     3: ["trainer", "evaluate", "pseudo"],
     4: ["runs", "tracklets"],

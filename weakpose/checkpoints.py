@@ -13,6 +13,7 @@ rebuild a plain array (`_NUMPY_ARRAY_GLOBALS`: no code of the file's choosing ca
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import random
@@ -43,6 +44,10 @@ class NoReadableCheckpoint(RuntimeError):
     """Checkpoints exist but none of them can be read."""
 
 
+class ConfigMismatch(ValueError):
+    """A run folder's checkpoint was written by another configuration."""
+
+
 def step_path(folder: str | os.PathLike, step: int) -> Path:
     return Path(folder) / f"step-{step:06d}.pt"
 
@@ -71,6 +76,17 @@ def _first_line(e: BaseException) -> str:
     return lines[0] if lines else type(e).__name__
 
 
+def _refused_what(e: BaseException) -> str:
+    """What torch's weights_only unpickler refused (e.g. "GLOBAL builtins.open"), without its advice to load the
+    file with weights_only=False (which would run the code)."""
+    m = re.search(r"GLOBAL\s+([\w.]+)", str(e)) or re.search(r"[Uu]nsupported operand\W*(\w+)", str(e))
+    return f"it names {m.group(1)}" if m else "not only tensors and plain types"
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (disk full, folder not writable); the previous checkpoints are intact."""
+
+
 def read_checkpoint(path: str | os.PathLike, map_location="cpu",
                     required: tuple[str, ...] = ("config", "model")) -> dict:
     """Load a checkpoint with ``weights_only=True`` after checking its zip structure and CRC-32s.
@@ -91,8 +107,9 @@ def read_checkpoint(path: str | os.PathLike, map_location="cpu",
         with torch.serialization.safe_globals(_NUMPY_ARRAY_GLOBALS):
             state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise UnreadableCheckpoint(path, "refused by torch.load(weights_only=True): it carries a pickled Python "
-                                         f"object, which could run code when loaded ({_first_line(e)})") from None
+        raise UnreadableCheckpoint(path, f"refused: it carries a pickled Python object ({_refused_what(e)}), "
+                                         "which could run code when loaded; weakpose loads only checkpoints of "
+                                         "tensors and plain types, never such a file") from None
     except Exception as e:  # torch raises RuntimeError / ValueError / EOFError for damaged archives
         raise UnreadableCheckpoint(path, f"{type(e).__name__}: {_first_line(e)}") from None
     if not isinstance(state, dict):
@@ -151,18 +168,83 @@ def write_checkpoint(state: dict, folder: str | os.PathLike, step: int, keep: in
         stale.unlink()
     final = step_path(folder, step)
     tmp = final.with_name(final.name + ".tmp")
-    torch.save(state, tmp)
-    _fsync(tmp)
+    try:
+        torch.save(state, tmp)
+        _fsync(tmp)
+    except Exception as e:  # disk full: torch raises "[enforce fail at inline_container.cc] unexpected pos ..."
+        tmp.unlink(missing_ok=True)
+        raise CheckpointWriteError(_write_failure(tmp, e)) from None
     read_checkpoint(tmp, "cpu", required)  # verified readable before it replaces anything
     os.replace(tmp, final)
-    last_tmp = folder / (LAST + ".tmp")
-    shutil.copyfile(final, last_tmp)
-    _fsync(last_tmp)
-    os.replace(last_tmp, folder / LAST)
-    _fsync(folder)
+    _copy_to_last(final)
     for _, old in step_files(folder)[keep:]:
         old.unlink()
     return final
+
+
+def _write_failure(path: Path, e: BaseException) -> str:
+    try:
+        free = f"; {shutil.disk_usage(path.parent).free / 2**20:.0f} MiB free on that disk"
+    except OSError:
+        free = ""
+    return (f"could not write checkpoint {path} ({type(e).__name__}: {_first_line(e)}){free}. The disk may be full "
+            f"or the folder not writable; the checkpoints written before are intact and the run resumes from the "
+            f"newest of them when started again")
+
+
+def _copy_to_last(src: Path) -> Path:
+    """``last.pt`` := a copy of ``src`` (through ``last.pt.tmp`` + fsync + rename)."""
+    folder = src.parent
+    last_tmp = folder / (LAST + ".tmp")
+    try:
+        shutil.copyfile(src, last_tmp)
+        _fsync(last_tmp)
+    except OSError as e:
+        last_tmp.unlink(missing_ok=True)
+        raise CheckpointWriteError(_write_failure(last_tmp, e)) from None
+    os.replace(last_tmp, folder / LAST)
+    _fsync(folder)
+    return folder / LAST
+
+
+def load_states(path: Path, state: dict, model: torch.nn.Module, optimizer=None) -> None:
+    """Load a checkpoint's weights (and optimizer state) into ``model`` (``optimizer``); `UnreadableCheckpoint`
+    naming ``path`` when they do not fit the model its config describes."""
+    try:
+        model.load_state_dict(state["model"])
+        if optimizer is not None:
+            optimizer.load_state_dict(state["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as e:
+        raise UnreadableCheckpoint(path, "its weights or optimizer state do not fit the model its config describes "
+                                         f"({str(e).strip().splitlines()[-1]})") from None
+
+
+def check_config(path: Path, saved, cfg) -> None:
+    """`ConfigMismatch` naming ``path`` and the fields that differ unless the dataclasses ``saved`` (the config the
+    checkpoint was written by) and ``cfg`` (the run's) are equal."""
+    if saved != cfg:
+        diff = [f.name for f in dataclasses.fields(cfg) if getattr(saved, f.name) != getattr(cfg, f.name)]
+        raise ConfigMismatch(f"{path} was written by a different configuration (fields {diff[:8]} differ); nothing "
+                             "was resumed: use another output directory for this configuration")
+
+
+def after_fallback(path: Path, errors: list[UnreadableCheckpoint], step: int) -> None:
+    """After resuming from ``path``: the unreadable checkpoints met before it are set aside (`set_aside`) and, when
+    ``path`` is a step file, last.pt becomes a copy of it again (`restore_last`)."""
+    if errors:
+        set_aside(errors)
+        print(f"[weakpose] falling back to {path} (step {step}); last.pt restored from it", flush=True)
+    restore_last(path)
+
+
+def restore_last(path: str | os.PathLike) -> Path | None:
+    """After a fallback to the readable checkpoint ``path`` (a ``step-*.pt``), make ``last.pt`` a copy of it again,
+    so that ``<run>/checkpoints/last.pt`` names the run's newest readable checkpoint. Returns last.pt (None when
+    ``path`` is last.pt itself)."""
+    path = Path(path)
+    if path.name == LAST:
+        return None
+    return _copy_to_last(path)
 
 
 # ----------------------------------------------------------------------------------------------- RNG states

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
+from weakpose import config_parse
 from weakpose.skeleton import unlabelled_joints
 
 SOURCES = ("synthetic", "real")
@@ -108,6 +109,7 @@ class TrainConfig:
     profile: str = "paper"
 
     def __post_init__(self):
+        config_parse.check_values(self)  # sizes and cadences > 0, counts >= 0, floats finite
         _check_keys("sup2d", self.sup2d, SUP2D_KEYS, allow_empty=False)
         _check_keys("chirality_terms", self.chirality_terms, CHIRALITY_KEYS, allow_empty=False)
         _check_keys("mv", self.mv, MV_KEYS, allow_empty=True)
@@ -292,24 +294,21 @@ def init_config(cfg: TrainConfig) -> TrainConfig | None:
 
 
 def parse_overrides(items: list[str]) -> dict:
-    """Command-line ``KEY=VALUE`` overrides, each converted to the type of that field's default (bool: 1/true/yes;
-    tuples: comma-separated). Unknown keys raise ValueError."""
-    over = {}
-    for kv in items:
-        k, _, v = kv.partition("=")
-        if k not in _DEFAULTS:
-            raise ValueError(f"unknown config key {k!r}")
-        d = _DEFAULTS[k]
-        over[k] = (v.lower() in ("1", "true", "yes") if isinstance(d, bool) else type(d)(v) if isinstance(d, (int, float))
-                   else tuple(x for x in v.split(",") if x) if isinstance(d, tuple) else v)
-    return over
+    """Command-line ``KEY=VALUE`` overrides, each converted to the type of that field's default (bool: only
+    true/false, 1/0, yes/no; tuples: comma-separated). Unknown keys and bad values raise ValueError naming the key
+    (`weakpose.config_parse`)."""
+    return config_parse.parse_overrides(items, TrainConfig)
 
 
-def config_from_dict(d: dict) -> TrainConfig:
-    d = dict(d)
-    if "sup3d_subjects" in d:
-        d["sup3d_subjects"] = tuple(d["sup3d_subjects"])
-    return TrainConfig(**d)
+def config_from_dict(d: dict, source=None, require_all: bool = False) -> TrainConfig:
+    """A TrainConfig from a dict of its fields; errors name ``source`` and the key (`weakpose.config_parse`)."""
+    return config_parse.config_from_dict(d, TrainConfig, source, require_all, ())
+
+
+def read_config_file(path) -> TrainConfig:
+    """The TrainConfig of a ``--config`` file (e.g. a run's config.json): every field must be there (a missing one
+    is an error naming it, never a silent default); errors name the file and the key."""
+    return config_parse.read_config_file(path, TrainConfig, ())
 
 
 # Flat row keys of the paper's tables and their values when a row does not name them.

@@ -13,8 +13,8 @@ from weakpose.losses import LOSS_NAMES
 
 
 def truncate_history(path: Path, step: int) -> None:
-    """Drop history rows at or after ``step`` (written after the checkpoint we resume from), and any row a killed
-    process left half-written. The file is replaced atomically, so a crash here loses nothing."""
+    """Drop history rows at or after ``step`` (written after the checkpoint we resume from), any row a killed
+    process left half-written, and repeated steps (the last row of each step is kept, rows sorted by step). The file is replaced atomically, so a crash here loses nothing."""
     if not path.is_file():
         return
     if step == 0:
@@ -25,7 +25,11 @@ def truncate_history(path: Path, step: int) -> None:
     if not rows:
         path.unlink()
         return
-    keep = [rows[0]] + [r for r in rows[1:] if len(r) == len(rows[0]) and r[0].isdigit() and int(r[0]) < step]
+    by_step = {}  # one row per step, in step order: the last one written (two writers once left duplicates)
+    for r in rows[1:]:
+        if len(r) == len(rows[0]) and r[0].isdigit() and int(r[0]) < step:
+            by_step[int(r[0])] = r
+    keep = [rows[0]] + [by_step[s] for s in sorted(by_step)]
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="") as f:
         csv.writer(f).writerows(keep)

@@ -133,8 +133,18 @@ def load_checkpoint(path, device="cpu"):
 
     device = resolve_device(device)
     # weights_only=True: a checkpoint carrying pickled objects is refused (UnreadableCheckpoint, naming the file)
+    from weakpose.checkpoints import UnreadableCheckpoint
+
     state = read_checkpoint(Path(path), map_location=device, required=("config", "model"))
-    cfg = config_from_dict(state["config"])
+    try:
+        cfg = config_from_dict(state["config"], source=f"{path} config")
+    except ValueError as e:
+        raise UnreadableCheckpoint(Path(path), f"its config is not a valid weakpose configuration ({e})") from None
     model = PoseNet.from_config(cfg).to(device)
-    model.load_state_dict(state["model"])
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError, TypeError, AttributeError) as e:
+        first = next((ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()), str(e).splitlines()[0])
+        raise UnreadableCheckpoint(Path(path), "its weights do not fit the model its own config describes "
+                                   f"(backbone {cfg.backbone}, head_channels {cfg.head_channels}): {first}") from None
     return model.eval(), cfg, state

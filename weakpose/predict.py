@@ -46,6 +46,7 @@ from weakpose import camera, skeleton, viz
 from weakpose.data.real.prepare import read_image
 from weakpose.evaluate import forward
 from weakpose.model import load_checkpoint
+from weakpose.predict_checks import MAX_COORD, MAX_PIXELS, MIN_INSIDE, box_inside_fraction, check_pixels, image_size
 from weakpose.tracklet_inputs import Frame, load_intrinsics
 
 DEFAULT_FOV_DEG = 60.0
@@ -53,12 +54,21 @@ BOX_FIELDS = ("x0", "y0", "x1", "y1")
 
 
 # ----------------------------------------------------------------------------------------------- inputs
-def read_images(images=(), video: str | os.PathLike | None = None, every: int = 1) -> list[dict]:
+def read_images(images=(), video: str | os.PathLike | None = None, every: int = 1,
+                max_pixels: int = MAX_PIXELS) -> list[dict]:
     """The frames to run on: [{"name", "path", "frame" (video frame number or None), "image" (H, W, 3) uint8 RGB}].
-    Raises FileNotFoundError for a missing file and ValueError for one cv2 cannot read."""
+    Raises FileNotFoundError for a missing file and ValueError for one cv2 cannot read or one above
+    ``max_pixels`` (checked from the file's header, before it is decoded)."""
     import cv2
 
-    out = [{"name": str(p), "path": Path(p), "frame": None, "image": read_image(p)} for p in images]
+    out = []
+    for p in images:
+        size = image_size(p) if Path(p).is_file() else None
+        if size is not None:
+            check_pixels(*size, f"image {p}", max_pixels)
+        img = read_image(p)
+        check_pixels(img.shape[1], img.shape[0], f"image {p}", max_pixels)
+        out.append({"name": str(p), "path": Path(p), "frame": None, "image": img})
     if video is not None:
         if every < 1:
             raise ValueError(f"--every must be >= 1, got {every}")
@@ -68,6 +78,10 @@ def read_images(images=(), video: str | os.PathLike | None = None, every: int = 
         cap, k = cv2.VideoCapture(str(path)), 0
         if not cap.isOpened():
             raise ValueError(f"video file {path}: cv2.VideoCapture cannot open it")
+        w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if w * h > max_pixels:
+            cap.release()
+            check_pixels(w, h, f"video file {path}", max_pixels)
         while True:
             ok, img = cap.read()
             if not ok:
@@ -97,6 +111,8 @@ def _box(values, where: str) -> list[float]:
             raise ValueError(f"{where}: field {name} must be a number, got {v!r}") from None
         if not math.isfinite(box[-1]):
             raise ValueError(f"{where}: field {name} must be finite, got {v!r}")
+        if abs(box[-1]) > MAX_COORD:
+            raise ValueError(f"{where}: field {name} = {v!r} is not a pixel coordinate (|value| > {MAX_COORD:g})")
     if box[2] <= box[0] or box[3] <= box[1]:
         raise ValueError(f"{where}: needs x1 > x0 and y1 > y0, got x0, y0, x1, y1 = {box}")
     return box
@@ -142,18 +158,41 @@ def read_boxes(path: str | os.PathLike) -> dict[str, list[list[float]]]:
     return boxes
 
 
+def _box_keys(item: dict) -> list[str]:
+    p = Path(item["name"])
+    return [item["name"], p.name, p.stem] if item["frame"] is None else [str(item["frame"]), item["name"]]
+
+
+def box_key_of(item: dict, boxes: dict) -> str | None:
+    """The ``boxes`` key of one frame (the name as given, base name, stem or, for a video, the frame number)."""
+    return next((k for k in _box_keys(item) if k in boxes), None)
+
+
+def match_boxes(items: list[dict], boxes: dict) -> tuple[list[str | None], list[str]]:
+    """Each frame's ``boxes`` key (None: no entry) and the entries that match no frame. A key that matches
+    several frames (``a/img.png`` and ``b/img.png`` both by ``img.png``) raises ValueError: give the paths as the
+    images were named on the command line."""
+    keys = [box_key_of(it, boxes) for it in items]
+    seen: dict[str, list[str]] = {}
+    for it, k in zip(items, keys):
+        if k is not None:
+            seen.setdefault(k, []).append(it["name"])
+    shared = {k: v for k, v in seen.items() if len(v) > 1}
+    if shared:
+        k, names = next(iter(shared.items()))
+        raise ValueError(f"boxes entry {k!r} matches {len(names)} images ({', '.join(names[:4])}): name each image "
+                         "in the boxes file by its path as given on the command line")
+    return keys, [k for k in boxes if k not in seen]
+
+
 def boxes_of(item: dict, boxes: dict | None) -> np.ndarray:
     """(N, 4) person boxes of one frame: from ``boxes`` (keys: the name as given, base name, stem or, for a video,
     the frame number), or the whole frame (pixel centres 0 .. W - 1) without a boxes file."""
     h, w = item["image"].shape[:2]
     if boxes is None:
         return np.array([[0.0, 0.0, w - 1.0, h - 1.0]])
-    p = Path(item["name"])
-    keys = [item["name"], p.name, p.stem] if item["frame"] is None else [str(item["frame"]), item["name"]]
-    for k in keys:
-        if k in boxes:
-            return np.asarray(boxes[k], np.float64).reshape(-1, 4)
-    return np.zeros((0, 4))
+    k = box_key_of(item, boxes)
+    return np.asarray(boxes[k], np.float64).reshape(-1, 4) if k is not None else np.zeros((0, 4))
 
 
 def fov_intrinsics(width: int, height: int, fov_deg: float = DEFAULT_FOV_DEG) -> np.ndarray:
@@ -213,32 +252,45 @@ def predict_people(model, input_size: int, image: np.ndarray, K: np.ndarray, box
     uv = camera.transform_points(np.linalg.inv(A), out["uv"].double().cpu().numpy())
     z_rel = out["z_rel"].double().cpu().numpy()
     people = []
+    h, w = image.shape[:2]
     for k, box in enumerate(boxes):
+        inside = box_inside_fraction(box, w, h)
+        valid, reason = bool(out["valid"][k]), ""
+        if inside < MIN_INSIDE:
+            valid, reason = False, (f"the box lies {'entirely' if inside == 0 else 'mostly'} outside the "
+                                    f"{w} x {h} px image ({100 * inside:.0f} % of it inside)")
+        elif not valid:
+            reason = "eqs. 1-3 have no solution for this pose (no real root depth)"
         people.append({"box": np.asarray(box, float), "A": A[k], "joints2d_px": uv[k],
                        "conf": out["conf"][k].double().cpu().numpy(), "z_rel": z_rel[k],
                        "uvz_rel": np.concatenate([uv[k], z_rel[k][:, None]], -1),
                        "joints3d_mm": out["pose_mm"][k].cpu().numpy(), "points": out["points"][k].double().cpu().numpy(),
-                       "scale": float(out["scale"][k]), "valid": bool(out["valid"][k])})
+                       "scale": float(out["scale"][k]), "valid": valid, "reason": reason})
     return people
 
 
 def predict(checkpoint, images=(), video=None, every: int = 1, boxes=None, intrinsics=None,
-            fov_deg: float = DEFAULT_FOV_DEG, bones: str = "auto", device: str = "cpu") -> dict:
+            fov_deg: float = DEFAULT_FOV_DEG, bones: str = "auto", device: str = "cpu",
+            max_pixels: int = MAX_PIXELS) -> dict:
     """Run a checkpoint on image files or a video (module docstring). Returns {"frames": [item + "K" + "people"],
-    "intrinsics", "bones", "checkpoint", "run_id"}; nothing is written (see `write_outputs`)."""
+    "intrinsics", "bones", "checkpoint", "run_id", "unmatched_boxes" (boxes entries that match no frame),
+    "unboxed" (frames that no boxes entry matches: no person is looked for in them)}; nothing is written (see
+    `write_outputs`)."""
     from weakpose.config import resolve_device
 
     device = resolve_device(device)
     model, cfg, _ = load_checkpoint(checkpoint, device)
-    items = read_images(images, video, every)
+    items = read_images(images, video, every, max_pixels)
     box_table = read_boxes(boxes) if boxes else None
+    keys, unmatched = match_boxes(items, box_table) if box_table is not None else ([""] * len(items), [])
+    unboxed = [it["name"] for it, k in zip(items, keys) if k is None]
     K, k_source = intrinsics_of(items, intrinsics, fov_deg)
     bone_mm, b_source = bone_lengths(cfg, bones)
     for it, k in zip(items, K):
         it["K"] = k
         it["people"] = predict_people(model, cfg.input_size, it["image"], k, boxes_of(it, box_table), bone_mm, device)
     return {"frames": items, "intrinsics": k_source, "bones": b_source, "checkpoint": str(checkpoint),
-            "run_id": cfg.run_id()}
+            "run_id": cfg.run_id(), "unmatched_boxes": unmatched, "unboxed": unboxed}
 
 
 def write_dataset_inputs(ds, rows, folder: str | os.PathLike) -> tuple[list[Path], Path, Path]:
@@ -267,11 +319,25 @@ def _json_person(p: dict) -> dict:
     r = lambda a, d=2: np.round(np.asarray(a, float), d).tolist()  # noqa: E731
     return {"box": r(p["box"]), "joints2d_px": r(p["joints2d_px"]), "conf": r(p["conf"], 4),
             "uvz_rel": r(p["uvz_rel"], 4), "joints3d_mm": r(p["joints3d_mm"], 1), "scale": round(p["scale"], 4),
-            "valid": p["valid"]}
+            "valid": p["valid"], "reason": p.get("reason", "")}
 
 
 def _slug(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(name).stem) or "image"
+
+
+def _slugs(names: list[str]) -> list[str]:
+    """One distinct file-name stem per frame: the image's stem, or where stems repeat (``a/img.png``,
+    ``b/img.png``) its path as given with separators as ``_``, then a number if that still repeats."""
+    base = [_slug(n) for n in names]
+    out = [s if base.count(s) == 1 else _slug(str(Path(n).with_suffix("")).replace(os.sep, "_").replace("/", "_"))
+           for s, n in zip(base, names)]
+    seen: dict[str, int] = {}
+    for i, s in enumerate(out):
+        if out.count(s) > 1:
+            seen[s] = seen.get(s, 0) + 1
+            out[i] = f"{s}_{seen[s]}"
+    return out
 
 
 def write_outputs(result: dict, out_dir: str | os.PathLike, html: bool = True) -> dict[str, Path]:
@@ -285,8 +351,7 @@ def write_outputs(result: dict, out_dir: str | os.PathLike, html: bool = True) -
                     "relative depth / neck-pelvis length (eq. 2); joints3d_mm: camera frame, mm (eq. 12 scale)",
            "frames": []}
     overlays, poses = [], {}
-    for it in result["frames"]:
-        slug = _slug(it["name"])
+    for it, slug in zip(result["frames"], _slugs([it["name"] for it in result["frames"]])):
         doc["frames"].append({"image": it["name"], "frame": it["frame"], "width": it["image"].shape[1],
                               "height": it["image"].shape[0], "K": np.asarray(it["K"]).round(4).tolist(),
                               "people": [_json_person(p) for p in it["people"]], "overlay": f"{slug}_overlay.png"})
@@ -332,18 +397,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--no-html", action="store_true", help="do not write viewer.html")
+    p.add_argument("--max-pixels", type=int, default=MAX_PIXELS, metavar="N",
+                   help=f"largest frame decoded, width x height (default {MAX_PIXELS:,}); larger ones are refused")
     a = p.parse_args(argv)
     if not a.images and not a.video:
         p.error("give --images FILE ... or --video FILE")
     try:
-        res = predict(a.checkpoint, a.images, a.video, a.every, a.boxes, a.intrinsics, a.fov, a.bones, a.device)
+        res = predict(a.checkpoint, a.images, a.video, a.every, a.boxes, a.intrinsics, a.fov, a.bones, a.device,
+                      a.max_pixels)
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"weakpose-predict: {e}") from None
     paths = write_outputs(res, a.out, html=not a.no_html)
     n = sum(len(it["people"]) for it in res["frames"])
-    print(f"[weakpose] {n} people in {len(res['frames'])} images; intrinsics: {res['intrinsics']}; bones: {res['bones']}")
+    bad = sum(not p["valid"] for it in res["frames"] for p in it["people"])
+    print(f"[weakpose] {n} people in {len(res['frames'])} images; intrinsics: {res['intrinsics']}; bones: {res['bones']}"
+          + (f"; {bad} marked valid=false (see their 'reason' in poses.json)" if bad else ""))
     print(f"[weakpose] wrote {paths['json']}, {len(paths['overlays'])} overlays" +
           (f", {paths['html']}" if paths["html"] else ""))
+    if res["unmatched_boxes"]:
+        print(f"[weakpose] WARNING: {len(res['unmatched_boxes'])} boxes entries match no input image: "
+              f"{res['unmatched_boxes'][:5]} (an entry names an image as given on the command line, by its base "
+              f"name or stem)", flush=True)
+    if res["unboxed"]:
+        print(f"[weakpose] ERROR: no boxes entry matches {len(res['unboxed'])} of the input images: "
+              f"{res['unboxed'][:5]}; no person was looked for in them (exit status 1)", flush=True)
+        return 1
     return 0
 
 

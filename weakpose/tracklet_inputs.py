@@ -110,19 +110,33 @@ def load_intrinsics(source, frames: Sequence[Frame], clip_id: str = "") -> Intri
             idx = [row[f.ts] for f in frames]
             return Intrinsics(str(path), normalised=clip.intrinsics[idx], w2c=clip.w2c[idx])
         if path.suffix == ".npy":
-            source = np.load(path)
+            try:
+                source = np.load(path, allow_pickle=False)  # an object array is refused, never unpickled
+            except (ValueError, OSError, EOFError) as e:
+                raise ValueError(f"{path}: expected a numeric .npy array of (3, 3) pixel intrinsics ({e})") from None
         elif path.suffix == ".json":
-            source = json.loads(path.read_text())
+            try:
+                source = json.loads(path.read_text())
+            except (ValueError, OSError) as e:
+                raise ValueError(f"{path}: not valid JSON ({e}); expected a 3x3 matrix or {{\"K\": matrix}}") from None
             source = source.get("K") if isinstance(source, dict) else source
         else:
             raise ValueError(f"{path}: expected an MQC camera file (.txt), .json or .npy intrinsics")
-    K = np.asarray(source, np.float64)
+    try:
+        K = np.asarray(source, np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected numbers, a (3, 3) pixel K or one per frame, got "
+                         f"{type(source).__name__} {str(source)[:60]!r}") from None
     if K.shape == (3, 3):
         K = np.broadcast_to(K, (len(frames), 3, 3))
     if K.shape != (len(frames), 3, 3):
         raise ValueError(f"{name}: expected one (3, 3) K or one per frame ({len(frames)}, 3, 3), got {K.shape}")
     if not np.isfinite(K).all() or not np.allclose(K[:, 2], [0, 0, 1]) or (np.abs(np.linalg.det(K)) < 1e-9).any():
         raise ValueError(f"{name}: K must be finite pixel intrinsics with last row [0, 0, 1]")
+    if (K[:, 0, 0] <= 0).any() or (K[:, 1, 1] <= 0).any():
+        i = int(np.argmax((K[:, 0, 0] <= 0) | (K[:, 1, 1] <= 0)))
+        raise ValueError(f"{name}: focal lengths must be > 0 (a negative focal mirrors the 3D), got fx, fy = "
+                         f"{K[i, 0, 0]:g}, {K[i, 1, 1]:g} for frame {i}")
     return Intrinsics(name, pixels=np.array(K))
 
 

@@ -52,7 +52,7 @@ from weakpose import skeleton
 from weakpose.progress import progress_bar
 from weakpose.camera import DEFAULT_CROP_MARGIN, crop_affine, crop_image, square_box, transform_points
 from weakpose.config import resolve_device
-from weakpose.data.format import DatasetWriter, Record
+from weakpose.data.format import DatasetWriter, Record, check_replaceable
 from weakpose.data.real.prepare import DEFAULT_CROP_SIZE, crop_view, read_image, save_extra
 from weakpose.model import load_checkpoint
 from weakpose.tracking import drop_reasons, keep_pose, keep_tracklet, link
@@ -324,6 +324,7 @@ def _write_outputs(out: Path, results, stats, clip_stats, info, clip_frames, int
                                          overwrite)
     elif write_canonical:
         if overwrite and (out / "dataset").exists():
+            check_replaceable(out / "dataset")  # only a weakpose dataset or an empty folder is deleted
             shutil.rmtree(out / "dataset")
         print(f"[weakpose] no tracklet survived the filters: no dataset written at {out / 'dataset'}")
     return paths

@@ -39,6 +39,7 @@ from weakpose.history import append_history, truncate_history, write_atomic
 from weakpose.losses import LOSS_NAMES
 from weakpose.model import PoseNet
 from weakpose.pseudo import SOURCES as PSEUDO_SOURCES, pseudo_labels
+from weakpose.runlock import TRAIN_ERRORS, check_run_dir, locked
 
 CKPT_KEYS = ("config", "model", "optimizer", "step", "pseudo", "pseudo_ready", "rng")
 
@@ -168,15 +169,12 @@ class Run:
                 print(f"[weakpose] no readable checkpoint in {folder}: starting again from step 0 as asked "
                       f"(restart_if_unreadable); set aside {[m.name for m in moved]}", flush=True)
             return False
-        if self.rank == 0 and errors:
-            checkpoints.set_aside(errors)
-            print(f"[weakpose] falling back to {path} (step {state['step']})", flush=True)
-        saved = dataclasses.replace(config_from_dict(state["config"]),
+        saved = dataclasses.replace(config_from_dict(state["config"], source=path),
                                     **{k: getattr(self.cfg, k) for k in RUNTIME_FIELDS})  # e.g. keep_checkpoints
-        if saved != self.cfg:
-            raise ValueError(f"{path} was written by a different configuration; use another output directory")
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["optimizer"])
+        checkpoints.check_config(path, saved, self.cfg)  # ConfigMismatch naming the fields that differ
+        if self.rank == 0:
+            checkpoints.after_fallback(path, errors, state["step"])  # set aside the unreadable, restore last.pt
+        checkpoints.load_states(path, state, self.model, self.opt)
         self.step, self.pseudo, self.pseudo_ready = state["step"], state["pseudo"], state["pseudo_ready"]
         self.grad_norm = state.get("grad_norm", self.grad_norm).to(self.device)   # absent before mv_grad_clip
         checkpoints.set_rng_state(state["rng"])
@@ -280,10 +278,12 @@ class Run:
         return terms
 
     # --------------------------------------------------------------------------------- the loop
+    @locked
     def fit(self, stop_after: int | None = None, restart_if_unreadable: bool = False) -> dict | None:
         """Train to the end of the schedule (resuming from the newest readable checkpoint when present, see
         `try_resume` for ``restart_if_unreadable``), evaluate and write metrics.json. ``stop_after`` abandons the
-        run after that many global steps without saving, as a crash would (tests use it); then None is returned."""
+        run after that many global steps without saving, as a crash would (tests use it); then None is returned.
+        The run folder is locked meanwhile (`runlock.locked`: a second trainer stops at once naming this pid)."""
         cfg = self.cfg
         resumed = self.try_resume(restart_if_unreadable)
         total = pretrain_steps(cfg) + cfg.iterations
@@ -400,7 +400,8 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, device: torch.device | N
 def main(argv: list[str] | None = None) -> None:
     import argparse
 
-    from weakpose.config import make_config, parse_overrides
+    from weakpose.config import make_config, parse_overrides, read_config_file
+    from weakpose.data.checksums import ALLOW_UNVERIFIED_ENV
 
     p = argparse.ArgumentParser(
         description="Train one weakpose configuration (torchrun-compatible).",
@@ -422,19 +423,24 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--shared-root", default=None, help="folder of shared 2D models (default <out>/../../shared2d)")
     p.add_argument("--restart-if-unreadable", action="store_true",
                    help="if checkpoints exist but none can be read, start again from step 0 instead of stopping")
+    p.add_argument("--allow-unverified-data", action="store_true", help="train on datasets whose meta.json records "
+                   "no checksums (damage to them cannot be detected; refused without this flag)")
     a = p.parse_args(argv)
     try:
         over = parse_overrides(a.set)
         if a.config:
-            cfg = dataclasses.replace(config_from_dict(json.loads(Path(a.config).read_text())), **over)
+            cfg = dataclasses.replace(read_config_file(a.config), **over)
         else:
             cfg = make_config(a.profile, **{**FORMULATIONS[a.formulation], **over})
     except (ValueError, TypeError, OSError) as e:
         raise SystemExit(f"weakpose.trainer: {e}") from None
     out = Path(a.out) if a.out else Path("runs") / "train" / cfg.run_id()
+    if a.allow_unverified_data:
+        os.environ[ALLOW_UNVERIFIED_ENV] = "1"  # read where datasets are opened (DataLoader workers inherit it)
     try:
+        check_run_dir(out)
         metrics = train(cfg, out, restart_if_unreadable=a.restart_if_unreadable, shared_root=a.shared_root)
-    except checkpoints.NoReadableCheckpoint as e:
+    except TRAIN_ERRORS as e:
         raise SystemExit(f"[weakpose] {e}") from None
     print(json.dumps(metrics, indent=1))
 

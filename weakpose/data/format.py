@@ -57,7 +57,8 @@ import numpy as np
 
 from weakpose import skeleton
 from weakpose.data.checksums import (CHECKSUM, IMAGE_CRC_FILE, DamagedDatasetError, check_index, damage_hint,  # noqa: F401
-                                     file_crc32)
+                                     file_crc32, UnverifiedDatasetError)
+from weakpose.data.folders import check_replaceable, is_dataset_dir, read_meta, remove_dir  # noqa: F401
 from weakpose.camera import DEFAULT_CROP_MARGIN  # noqa: F401  (part of the format's meta defaults)
 
 FORMAT_VERSION = 1
@@ -160,11 +161,10 @@ class DatasetWriter:
         if source not in ("synthetic", "real"):
             raise ValueError(f"source must be 'synthetic' or 'real', got {source!r}")
         self.out_dir = Path(out_dir)
-        if self.out_dir.exists() and not overwrite:
-            raise FileExistsError(f"{self.out_dir} exists; pass overwrite=True to replace it")
+        if self.out_dir.exists():  # only a weakpose dataset or an empty folder, and only with overwrite
+            check_replaceable(self.out_dir, overwrite)
         self.tmp_dir = self.out_dir.with_name(self.out_dir.name + ".partial")
-        if self.tmp_dir.exists():
-            shutil.rmtree(self.tmp_dir)
+        remove_dir(self.tmp_dir, partial=True)
         (self.tmp_dir / "images").mkdir(parents=True)
         (self.tmp_dir / "index").mkdir()
         self.name, self.source, self.crop_size, self.crop_margin = name, source, int(crop_size), float(crop_margin)
@@ -269,8 +269,7 @@ class DatasetWriter:
         }
         (self.tmp_dir / "meta.json").write_text(json.dumps(meta, indent=1))
         (self.tmp_dir / "COMPLETE").write_text("ok\n")
-        if self.out_dir.exists():
-            shutil.rmtree(self.out_dir)
+        remove_dir(self.out_dir)
         os.replace(self.tmp_dir, self.out_dir)
         self._closed = True
         return self.out_dir
@@ -336,22 +335,23 @@ class CanonicalDataset:
     """Read-only view of one dataset directory. Columns are memory-mapped numpy arrays (attributes named as the
     columns, e.g. ``ds.K`` (N, 3, 3)); images decode on demand with `image`.
 
-    Raises FileNotFoundError if the directory, its meta.json or its COMPLETE marker is missing, and
-    `DamagedDatasetError` (a ValueError naming the file) if an index file does not match its recorded CRC-32.
+    Raises FileNotFoundError if the directory, its meta.json or its COMPLETE marker is missing, `DamagedDatasetError`
+    (a ValueError naming the file) if meta.json is unreadable or an index file does not match its recorded CRC-32,
+    `UnverifiedDatasetError` if meta.json records no checksums (unless `checksums.allow_unverified`).
     Every image read checks its row's CRC-32 (`image_bytes`).
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, allow_unverified: bool | None = None):
         self.path = Path(path)
         if not (self.path / "meta.json").is_file():
             raise FileNotFoundError(f"no canonical dataset at {self.path} (meta.json missing)")
         if not (self.path / "COMPLETE").is_file():
             raise FileNotFoundError(f"{self.path} is incomplete (no COMPLETE marker): re-run its conversion")
-        self.meta = json.loads((self.path / "meta.json").read_text())
+        self.meta = read_meta(self.path)  # DamagedDatasetError naming meta.json if it is unreadable
         if self.meta.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{self.path}: format version {self.meta.get('format_version')}, "
                              f"this weakpose reads {FORMAT_VERSION}")
-        self._image_crc = check_index(self.path, self.meta)
+        self._image_crc = check_index(self.path, self.meta, [f"{c}.npy" for c in _COLUMN_SPECS], allow_unverified)
         self._cols: dict[str, np.ndarray] = {}
         for col in _COLUMN_SPECS:
             f = self.path / "index" / f"{col}.npy"

@@ -7,8 +7,10 @@ Command line::
 Checks meta.json and the COMPLETE marker, the CRC-32 of every index file and ``extra/`` sidecar, the size of every
 image shard, and the CRC-32 of every row's JPEG bytes (one sequential pass over each shard: seconds per GB). Every
 bad row is listed with its shard file and offset. ``--decode`` also decodes every JPEG (slower); datasets written
-before checksums were recorded are always decoded, as that is the only check they allow. Exit status 0 when
-everything matches, 1 when anything is damaged.
+before checksums were recorded are always decoded, as that is the only check they allow, and reported UNVERIFIED
+(their damage cannot be detected in general; training refuses them unless ``--allow-unverified-data``). Exit
+status 0 when everything matches, 1 when anything is damaged or a folder is not a dataset, 2 when the worst
+finding is an unverified dataset.
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ class Report:
     bytes_checked: int = 0
     seconds: float = 0.0
     has_checksums: bool = True
+    missing: str = ""            # not a dataset at all: why ("no such folder", "no meta.json"); nothing to repair
     problems: list[str] = None
     bad_rows: list[int] = None
 
@@ -58,19 +61,31 @@ def verify(path: str | Path, decode: bool = False) -> Report:
     path = Path(path)
     rep = Report(path)
     meta_file = path / "meta.json"
-    if not meta_file.is_file():
-        rep.problems.append(f"{meta_file} missing: not a canonical dataset")
+    if not path.exists():
+        rep.missing = "no such file or folder"
+    elif not path.is_dir():
+        rep.missing = "a file, not a dataset folder"
+    elif not meta_file.is_file():
+        rep.missing = "no meta.json: not a weakpose dataset"
+    if rep.missing:
+        rep.problems.append(f"{path}: {rep.missing}")
         return rep
     try:
         meta = json.loads(meta_file.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         rep.problems.append(f"{meta_file}: not valid JSON ({e})")
         return rep
+    if not isinstance(meta, dict):
+        rep.problems.append(f"{meta_file}: expected a JSON object, found a {type(meta).__name__}")
+        return rep
     if not (path / "COMPLETE").is_file():
         rep.problems.append(f"{path}/COMPLETE missing: the conversion never finished")
     n = rep.rows = int(meta.get("num_rows", 0))
     sums = meta.get("checksums")
     rep.has_checksums = sums is not None
+    if sums is not None and (not isinstance(sums, dict) or not isinstance(sums.get("index"), dict)):
+        rep.problems.append(f"{meta_file}: checksums is not an object with an index table")
+        return rep
     cols, bad_cols = _check_index(path, n, sums, rep)
     if sums is not None:
         for name, crc in sums.get("extra", {}).items():
@@ -173,21 +188,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="canonical dataset directories")
     p.add_argument("--decode", action="store_true", help="also decode every JPEG (slower)")
     a = p.parse_args(argv)
-    status = 0
+    damaged = unverified = False
     for d in a.dirs:
         rep = verify(d, a.decode)
         mib = rep.bytes_checked / 2**20
-        if not rep.has_checksums:
-            print(f"note: {d} was written without checksums: every JPEG was decoded instead")
+        if rep.missing:
+            print(f"NOT A DATASET {d}: {rep.missing}")
+            damaged = True
+            continue
+        if rep.ok and not rep.has_checksums:
+            print(f"UNVERIFIED {d}: meta.json records no checksums, so damage cannot be detected in general; every "
+                  f"JPEG decoded ({rep.rows} rows, {mib:.1f} MiB). Training refuses it unless "
+                  f"--allow-unverified-data; to make it verifiable: {checksums.damage_hint(d, verify=False)}")
+            unverified = True
+            continue
         if rep.ok:
             print(f"OK {d}: {rep.rows} rows, {rep.shards} shards, {mib:.1f} MiB checked in {rep.seconds:.2f} s")
             continue
-        status = 1
+        if not rep.has_checksums:
+            print(f"note: {d} was written without checksums: every JPEG was decoded instead")
+        damaged = True
         for line in rep.problems:
             print(f"{d}: {line}")
         print(f"DAMAGED {d}: {len(rep.problems)} problems, {len(set(rep.bad_rows))} bad rows. "
               f"To fix it: {checksums.damage_hint(d, verify=False)}")
-    return status
+    return 1 if damaged else 2 if unverified else 0
 
 
 if __name__ == "__main__":

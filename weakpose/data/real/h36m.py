@@ -43,6 +43,7 @@ from weakpose.data.format import DatasetWriter, Record, encode_jpeg
 from weakpose.data.real.h36m_cameras import (ACTION_NAMES, ACTIONS, CAMERA_NAMES, IMAGE_SIZE, SUBJECTS, Camera,  # noqa: F401
                                         undistort_pixels, undistorted_crop, vp_action_folders,
                                         vp_action_key, vp_camera)
+from weakpose.data.real import safe_npy
 
 TRAIN_SUBJECTS: tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8")
 TEST_SUBJECTS: tuple[str, ...] = ("S9", "S11")
@@ -140,10 +141,7 @@ def load_labels(path: str | os.PathLike) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: expected learnable-triangulation's "
                                 "human36m-multiview-labels-GTbboxes.npy (data-formats.md Sec. 1.2)")
-    try:
-        arr = np.load(path, allow_pickle=True)  # the format is a pickled dict by design
-    except Exception as e:
-        raise ValueError(f"{path}: not a readable .npy file ({e})") from e
+    arr = safe_npy.load_npy(path)  # a pickled dict by design: restricted to numpy / builtin types, never runs code
     d = arr.item() if isinstance(arr, np.ndarray) and arr.dtype == object and arr.shape == () else None
     if not isinstance(d, dict):
         found = f"{arr.dtype} array of shape {arr.shape}" if isinstance(arr, np.ndarray) else type(arr).__name__
@@ -222,14 +220,10 @@ def load_vp_positions(path: str | os.PathLike) -> dict[str, dict[str, np.ndarray
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: expected VideoPose3D's data_3d_h36m.npz (data-formats.md Sec. 1.3)")
-    try:
-        npz = np.load(path, allow_pickle=True)  # positions_3d is a pickled dict by design
-        files = list(npz.files)
-    except Exception as e:
-        raise ValueError(f"{path}: not a readable .npz archive ({e})") from e
+    files = safe_npy.npz_members(path)
     if "positions_3d" not in files:
         raise ValueError(f"{path}: expected key 'positions_3d', found {files}")
-    arr = npz["positions_3d"]
+    arr = safe_npy.load_npz_member(path, "positions_3d")  # a pickled dict by design: restricted unpickling
     pos = arr.item() if arr.dtype == object and arr.shape == () else None
     if not isinstance(pos, dict):
         raise ValueError(f"{path}: positions_3d must be a 0-d object array holding a dict, "

@@ -61,8 +61,15 @@ def load_annotations(path: str | Path) -> list[dict]:
         if not isinstance(e, dict) or not {"image", "center", "scale"} <= set(e):
             raise ValueError(f"{where}: expected a dict with image, center, scale (joints, joints_vis), found "
                              f"{sorted(e) if isinstance(e, dict) else type(e).__name__}")
-        center = np.asarray(e["center"], np.float64)
-        scale = float(e["scale"])
+        try:
+            center = np.asarray(e["center"], np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: center expected [x, y] pixels, found {e['center']!r}") from None
+        try:
+            scale = float(e["scale"])
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: scale expected a number > 0 (person height / 200 px), found "
+                             f"{e['scale']!r}") from None
         if center.shape != (2,) or not np.isfinite(center).all() or center[0] == -1:
             raise ValueError(f"{where}: center expected [x, y] pixels, found {e['center']!r}")
         if not np.isfinite(scale) or scale <= 0:
@@ -72,8 +79,12 @@ def load_annotations(path: str | Path) -> list[dict]:
         rec = {"image": str(e["image"]), "center": center - 1, "box_side": 200.0 * scale,
                "joints": None, "joints_vis": np.zeros(NUM_JOINTS, bool)}
         if "joints" in e:
-            joints = np.asarray(e["joints"], np.float64)
-            vis = np.asarray(e.get("joints_vis", []))
+            try:
+                joints = np.asarray(e["joints"], np.float64)
+                vis = np.asarray(e.get("joints_vis", []), np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"{where}: joints expected ({NUM_JOINTS}, 2) numbers and joints_vis "
+                                 f"{NUM_JOINTS} flags") from None
             if joints.shape != (NUM_JOINTS, 2):
                 raise ValueError(f"{where}: joints expected ({NUM_JOINTS}, 2), found {joints.shape}")
             if vis.shape != (NUM_JOINTS,):

@@ -135,10 +135,14 @@ def main(argv: Sequence[str] | None = None, converters: Sequence[str] = CONVERTE
 
 def cli(argv: Sequence[str] | None = None) -> int:
     """The `weakpose-prepare` console script: `main`, exit status 0 (a console script exits with what its function
-    returns, and `main` returns the dataset directory)."""
-    main(argv)
+    returns, and `main` returns the dataset directory). An input error (a missing or malformed file, an output
+    folder it may not replace) ends with one line naming the file and what was expected, exit status 1."""
+    try:
+        main(argv)
+    except (FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError, ValueError) as e:
+        raise SystemExit(f"weakpose-prepare: {e}") from None
     return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(cli())
