@@ -94,7 +94,9 @@ class TrainConfig:
     # --- runtime ---
     seed: int = 0
     device: str = "auto"          # "auto" | "cpu" | "cuda"
-    bf16: bool = True             # bf16 autocast on CUDA (ignored on CPU)
+    bf16: bool = True             # bf16 autocast on CUDA (the geometry of eqs. 1-3, eq. 10 and the losses in fp32)
+    cpu_bf16: bool = False        # bf16 autocast on the CPU too (with bf16): pays only where the CPU has bf16 units
+                                  # (avx512_bf16 / AMX; `python -m weakpose.bench --cpu` measures it)
     channels_last: bool = True
     compile: bool = False
     num_workers: int = 4

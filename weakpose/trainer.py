@@ -85,7 +85,7 @@ class Run:
             self.fwd = torch.nn.parallel.DistributedDataParallel(self.model, find_unused_parameters=True)
         if cfg.compile:
             self.fwd = torch.compile(self.fwd)
-        self.autocast = self.device.type == "cuda" and cfg.bf16
+        self.autocast = cfg.bf16 and (self.device.type == "cuda" or (self.device.type == "cpu" and cfg.cpu_bf16))
         self.out.mkdir(parents=True, exist_ok=True)
         self.ckpt = self.out / "checkpoints" / "last.pt"
 
