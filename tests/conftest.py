@@ -19,3 +19,13 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    """A data folder holding the tiny H and M twins (a test module may define its own ``data_root``)."""
+    root = tmp_path_factory.mktemp("data")
+    from weakpose.data.synth.twins import ensure_twin
+    for key in ("H", "M"):
+        ensure_twin(key, "tiny", root=root)
+    return root

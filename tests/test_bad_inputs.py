@@ -28,15 +28,6 @@ SMOKE = dict(sup2d="M", mv="H", iterations=4, pretrain_iterations=2, ckpt_every=
 
 
 @pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    from weakpose.data.synth.twins import ensure_twin
-    for key in ("H", "M"):
-        ensure_twin(key, "tiny", root=root)
-    return root
-
-
-@pytest.fixture(scope="module")
 def trained(data_root, tmp_path_factory):
     """A finished smoke run (step files 2, 4, 6 and last.pt)."""
     out = tmp_path_factory.mktemp("trained") / "run"

@@ -58,15 +58,6 @@ def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120.0) -> boo
 
 
 @pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    from weakpose.data.synth.twins import ensure_twin
-    for key in ("H", "M"):
-        ensure_twin(key, "tiny", root=root)
-    return root
-
-
-@pytest.fixture(scope="module")
 def reference(data_root, tmp_path_factory):
     """An uninterrupted CLI run; also measures how long its training part takes (config.json -> exit)."""
     out = tmp_path_factory.mktemp("reference") / "run"
