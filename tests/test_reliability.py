@@ -18,7 +18,7 @@ import torch
 
 import weakpose
 from weakpose import checkpoints
-from weakpose.config import make_config, parse_overrides
+from weakpose.config import FORMULATIONS, make_config, parse_overrides
 from weakpose.data import format as fmt
 from weakpose.data import verify
 from weakpose.data.format import CanonicalDataset, DamagedDatasetError, DatasetWriter, Record
@@ -167,7 +167,7 @@ def test_no_readable_checkpoint_stops_unless_asked(data_root, reference, tmp_pat
         trainer.main(["--profile", "smoke", "--out", str(out), "--set", *OVERRIDES])
     assert "last.pt" in str(e.value) and "step-000005.pt" in str(e.value) and "--restart-if-unreadable" in str(e.value)
     assert not (out / "history.csv").exists() and (out / "checkpoints" / "last.pt").is_file()
-    cfg = make_config("smoke", **parse_overrides(OVERRIDES))
+    cfg = make_config("smoke", **FORMULATIONS["ours"], **parse_overrides(OVERRIDES))
     run = Run(cfg, out, device=torch.device("cpu"), verbose=False)
     assert run.try_resume(restart_if_unreadable=True) is False and run.step == 0
     assert "starting again from step 0" in capsys.readouterr().out
@@ -203,7 +203,8 @@ def test_pickled_payload_is_refused_and_never_runs(data_root, reference, tmp_pat
     assert str(evil) in str(e.value)
     assert not marker.exists()
     monkeypatch.setenv("WEAKPOSE_DATA", str(data_root))
-    run = Run(make_config("smoke", **parse_overrides(OVERRIDES)), evil.parents[1], device=torch.device("cpu"))
+    run = Run(make_config("smoke", **FORMULATIONS["ours"], **parse_overrides(OVERRIDES)), evil.parents[1],
+              device=torch.device("cpu"))
     with pytest.raises(checkpoints.NoReadableCheckpoint, match="last.pt") as e:
         run.fit()  # the same config as the checkpoint's: only the payload makes it unreadable
     assert "pickled Python object" in str(e.value) and run.step == 0
@@ -215,7 +216,7 @@ def test_keep_checkpoints_changes_neither_run_ids_nor_resumability(data_root, re
     ref, _ = reference
     shutil.copytree(ref / "checkpoints", tmp_path / "run" / "checkpoints")
     monkeypatch.setenv("WEAKPOSE_DATA", str(data_root))
-    cfg = make_config("smoke", **parse_overrides(OVERRIDES + ["keep_checkpoints=1"]))
+    cfg = make_config("smoke", **FORMULATIONS["ours"], **parse_overrides(OVERRIDES + ["keep_checkpoints=1"]))
     run = Run(cfg, tmp_path / "run", device=torch.device("cpu"), verbose=False)
     assert run.try_resume() and run.step == TOTAL
 
