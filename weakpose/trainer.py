@@ -5,10 +5,12 @@
 Stages (Appendix A): a 2D pre-training stage (L_H on the 2D-labelled images only), then the main stage. The
 latent-depth weights get no gradient from L_H, so they leave pre-training exactly at their initialisation (they
 are not pre-trained). At the switch, if enabled, the pre-trained model labels the H and I multi-view images once
-(Sec. 3.3): joints with confidence > tau become L_H targets.
+(Sec. 3.3): joints with confidence > tau become L_H targets. The weak terms (all the formulations differ in) are
+`weak.weak_losses`, in fp32; a shared 2D model is trained first (`shared_2d_checkpoint`), never inside a `Run`.
 
 GPU-first: uint8 crops are decoded in DataLoader workers into pinned memory, warped on the device with an exact
-affine A (K' = A K, targets moved by A), bf16 autocast and channels_last on CUDA, optional torch.compile, and no
+affine A (K' = A K, targets moved by A), bf16 autocast (CUDA; the CPU with ``cpu_bf16``) and channels_last,
+optional torch.compile, and no
 host synchronisation inside a step except on logging steps (loss values are buffered on the device). Resumable
 exactly: the data order is a pure function of (seed, batch index), the augmentation of (seed, step), and the
 checkpoint holds model, optimizer, pseudo-labels, RNG states and the step. DDP through torchrun with the same
@@ -76,8 +78,7 @@ class Run:
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
-        self.pseudo: dict[int, torch.Tensor] = {}   # mv source index -> (rows, J, 3) [u, v stored px, conf]
-        self.pseudo_ready = False
+        self.pseudo, self.pseudo_ready = {}, False  # mv source index -> (rows, J, 3) [u, v stored px, conf]
         self.step = 0
         self.grad_norm = torch.zeros((), device=self.device)  # running gradient norm of `clipping` (0 = not started)
         self.fwd = self.model
