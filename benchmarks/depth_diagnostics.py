@@ -1,5 +1,5 @@
-"""Issue 12: how a trained run's depth is wrong, not only how much. For every run folder given (or every cpu-profile
-weak row of results/table1 plus results/ablations), on the first ``--n`` test rows of its evaluation split:
+"""How a trained run's depth is wrong, not only how much. For every run folder given (or every cpu-profile
+weak row of results/table1), on the first ``--n`` test rows of its evaluation split:
 
 - ``mirrored``: fraction of images whose root-relative predicted depth z_p fits the ground truth z_g with a negative
   least-squares slope (z_p ~ s z_g, s < 0): the depth sign is flipped, the mirror eq. 10 cannot see;
@@ -20,7 +20,7 @@ weak row of results/table1 plus results/ablations), on the first ``--n`` test ro
 - ``inplane``: median share of the predicted bone length in the image plane (`losses.foreshortening`; the ground
   truth: 0.85-0.88; the end-on collapse: ~0.3).
 
-    python benchmarks/depth_diagnostics.py --out results/ablations/depth_diagnostics.md
+    python benchmarks/depth_diagnostics.py --out runs/diagnostics/depth_diagnostics.md
 
 Needs the runs' checkpoints (gitignored: retrain a row with ``python -m weakpose.trainer --config
 <run>/config.json --out <run> --shared-root results/shared2d``); runs without one are listed as such.
@@ -89,22 +89,23 @@ def diagnose(run: Path, n: int) -> dict:
 
 def default_runs(results: Path) -> list[Path]:
     rows = [d for d in sorted((results / "table1").glob("*_cpu_s*")) if d.name.startswith("ws")]
-    return [d for d in rows + sorted((results / "ablations").glob("*")) if (d / "metrics.json").is_file()]
+    return [d for d in rows if (d / "metrics.json").is_file()]
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("runs", nargs="*", help="run folders (default: the cpu weak rows of results/table1 + ablations)")
+    p.add_argument("runs", nargs="*", help="run folders (default: the cpu weak rows of results/table1)")
     p.add_argument("--results", default="results")
     p.add_argument("--n", type=int, default=200, help="test rows per run")
-    p.add_argument("--out", default="results/ablations/depth_diagnostics.md")
+    p.add_argument("--out", default="runs/diagnostics/depth_diagnostics.md")
     a = p.parse_args()
     torch.set_num_threads(1)
     runs = [Path(r) for r in a.runs] or default_runs(Path(a.results))
     df = pd.DataFrame([diagnose(r, a.n) for r in runs])
     out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(out.with_suffix(".csv"), index=False)
-    out.write_text("# Issue 12: depth diagnostics of the weak runs (synthetic H test rows)\n\n"
+    out.write_text("# Depth diagnostics of the weak runs (synthetic H test rows)\n\n"
                    f"From `python benchmarks/depth_diagnostics.py --out {a.out}{''.join(' ' + r for r in a.runs)}` "
                    f"on the first {a.n} test rows of each "
                    "run's evaluation split; definitions in the script's docstring.\n\n"

@@ -1,4 +1,4 @@
-"""Issue 12: which loss term moves which part of the network, along a weak run. For each of a run's checkpoints
+"""Which loss term moves which part of the network, along a weak run. For each of a run's checkpoints
 (``checkpoints/step-*.pt``: the trainer keeps the newest ``keep_checkpoints``), on ``--batches`` of its own
 training batches at that step, the gradient norm of each WEIGHTED term of eq. 7 (what `losses.weighted_total` adds:
 L_H, alpha L_MC, beta L_B, gamma validity, the chirality hinge) on four parameter groups: the backbone, the shared
@@ -8,7 +8,7 @@ With ``detach_2d_3d`` the weak terms reach the backbone and the shared conv only
 unlabelled joints): their norm there against L_H's says how much of the shared features' update the 3D path takes
 from the 2D (Adam normalises the SUM, so a term 4 x L_H's norm sets the direction of the step).
 
-    python benchmarks/grad_shares.py --shared-root DIR --out results/ablations/grad_shares.md <run folders>
+    python benchmarks/grad_shares.py --shared-root DIR --out runs/diagnostics/grad_shares.md <run folders>
 
 Needs the runs' checkpoints (gitignored: retrain a run from its config.json) and their shared 2D models.
 """

@@ -1,9 +1,9 @@
-"""Issue 12: the 2D error of trained runs per joint (px at a 256 px input) on the first ``--n`` test rows of their
+"""The 2D error of trained runs per joint (px at a 256 px input) on the first ``--n`` test rows of their
 evaluation split, with the mean confidence phi per joint. It shows what blocks the 2D=M rows: MPII labels no spine
 and no neck/nose (`skeleton.unlabelled_joints`), so a model trained on it alone never had a target there, yet its
 neck/nose heatmap is confident; with ``free_unlabelled_2d`` the weak losses are the only thing that trains them.
 
-    python benchmarks/joint_errors_2d.py --out results/ablations/joint_errors_2d.md <run folders>
+    python benchmarks/joint_errors_2d.py --out runs/diagnostics/joint_errors_2d.md <run folders>
 
 Columns: ``px256`` (all joints, the metrics.json value on these rows), ``labelled_px256`` (the joints the run's 2D
 sources label) and ``unlabelled_px256`` (the others; empty for H+M), then one column per joint, then ``conf_<joint>``
@@ -60,13 +60,14 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", help="run folders")
     p.add_argument("--n", type=int, default=320, help="test rows per run")
-    p.add_argument("--out", default="results/ablations/joint_errors_2d.md")
+    p.add_argument("--out", default="runs/diagnostics/joint_errors_2d.md")
     a = p.parse_args()
     torch.set_num_threads(1)
     df = pd.DataFrame([measure(Path(r), a.n) for r in a.runs])
     out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(out.with_suffix(".csv"), index=False)
-    out.write_text("# Issue 12: 2D error per joint (px@256, synthetic test rows)\n\n"
+    out.write_text("# 2D error per joint (px@256, synthetic test rows)\n\n"
                    f"From `python benchmarks/joint_errors_2d.py --out {a.out} <runs>` on the first {a.n} test rows of "
                    "each run's evaluation split; definitions in the script's docstring.\n\n" + to_markdown(df, 1))
     print(out.read_text())

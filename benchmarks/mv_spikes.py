@@ -1,4 +1,4 @@
-"""Issue 12: where a weak run's L_MC spikes come from. Replays the first ``--steps`` main steps of a run from its own
+"""Where a weak run's L_MC spikes come from. Replays the first ``--steps`` main steps of a run from its own
 config.json (the trainer's own `Run.train_step`, so the replay IS the run: the report checks its step losses against
 the run's history.csv) and records, for every multi-view group of every step, the group's own L_MC (eq. 8, the
 tested `losses.multiview_consistency` on that group alone) and for each of its views the eq. 3 root depth Z (the
@@ -10,7 +10,7 @@ Eq. 3 gives Z ~ 1 / (projected neck-pelvis length): a view whose 2D neck and pel
 root depth, the whole pose scales with it, and the squared L_MC of its group explodes.
 
     python benchmarks/mv_spikes.py --shared-root results/shared2d --steps 200 \
-        --out results/ablations/mv_spikes_cpu128.md <run folder>
+        --out runs/diagnostics/mv_spikes.md <run folder>
 
 Needs the run's shared 2D model checkpoint (a clone trains it again under ``--shared-root``) and its data.
 """

@@ -1,4 +1,4 @@
-"""Issue 12: is a weak run's failure the objective's or the optimisation's? On H-twin TRAINING groups (4 views), with
+"""Is a weak run's failure the objective's or the optimisation's? On H-twin TRAINING groups (4 views), with
 a trained run's own 2D (uv, phi) and K' = A K, the run's weak objective alpha L_MC + beta L_B (+ gamma validity, its
 own formulation: distance, invalid views, known R for WS+R) is scored for four depths per view:
 
@@ -9,7 +9,7 @@ own formulation: distance, invalid views, known R for WS+R) is scored for four d
 objective (not the optimiser) is what fails. ``gt < flat`` and ``gt < mirror`` say whether it can tell the truth
 from the trivial and the mirrored pose at all.
 
-    python benchmarks/objective_at_network.py --out results/ablations/objective_at_network.md
+    python benchmarks/objective_at_network.py --out runs/diagnostics/objective_at_network.md
 
 Needs the runs' checkpoints (see benchmarks/depth_diagnostics.py).
 """
@@ -86,13 +86,14 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", help="run folders with config.json and a checkpoint")
     p.add_argument("--groups", type=int, default=48)
-    p.add_argument("--out", default="results/ablations/objective_at_network.md")
+    p.add_argument("--out", default="runs/diagnostics/objective_at_network.md")
     a = p.parse_args()
     torch.set_num_threads(1)
     df = pd.DataFrame([score_run(Path(r), a.groups) for r in a.runs])
     out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(out.with_suffix(".csv"), index=False)
-    out.write_text("# Issue 12: the weak objective at a trained network's own 2D (H-twin training groups)\n\n"
+    out.write_text("# The weak objective at a trained network's own 2D (H-twin training groups)\n\n"
                    f"From `python benchmarks/objective_at_network.py --out {a.out}{''.join(' ' + r for r in a.runs)}`; median objective over "
                    f"{a.groups} groups of 4 views per depth candidate, and the fraction of groups where one candidate "
                    "scores lower than another (definitions in the script's docstring).\n\n" + to_markdown(df, 3))

@@ -1,4 +1,4 @@
-"""Gradient clipping against the weak losses' rare spikes (issue 12, not in the paper).
+"""Gradient clipping against the weak losses' rare spikes (formulation ours, not in the paper).
 
 One multi-view batch whose eq. 3 root depth is badly conditioned can give L_MC / L_B a gradient many times the
 usual (WS M/H at seed 1: L_MC 5.3 against ~0.5 at main step 240, after which L_H doubled and never came back, on both

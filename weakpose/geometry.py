@@ -96,7 +96,7 @@ def reconstruct(uv: torch.Tensor, z_rel: torch.Tensor, K: torch.Tensor, root: in
         valid: (B,) bool; False where the discriminant was negative, the rays were degenerate (neck and root on
         one ray, or a ray parallel to the image plane), or Z <= 0. Outputs stay finite there.
 
-    Options beyond the paper (issue 12; the defaults are eq. 3 literally and give exactly the numbers above):
+    Options beyond the paper (the defaults are eq. 3 literally and give exactly the numbers above):
         root_depth: "neck" (default) = eq. 3, Z from the neck-pelvis bone alone. "bones" = Z fitted to ALL 16
             bones of eq. 11 with the scale-normalised means ``mean_bone`` (16,) (mu-hat^L, ordered as
             `skeleton.BONES`): see `bone_root_depth`. Its sensitivity to 2D noise on one joint is ~1/16 of eq. 3's.
@@ -155,7 +155,7 @@ def reconstruct(uv: torch.Tensor, z_rel: torch.Tensor, K: torch.Tensor, root: in
 
 def bone_root_depth(rays: torch.Tensor, zr: torch.Tensor, mean_bone: torch.Tensor, iters: int = 4,
                     weights: torch.Tensor | None = None) -> torch.Tensor:
-    """Root depth Z fitted to all bones of eq. 11 (issue 12's replacement for the single-bone eq. 3).
+    """Root depth Z fitted to all bones of eq. 11 (a measured alternative to the single-bone eq. 3, docs/weak-supervision.md).
 
     With unit-depth rays r_j and p_j = (Z + z^r_j) r_j (eq. 2), bone e = (j, j') is Z a_e + b_e with
     a_e = r_j - r_j', b_e = z^r_j r_j - z^r_j' r_j'. We solve  min_Z sum_e w_e (||Z a_e + b_e|| - mu-hat_e)^2

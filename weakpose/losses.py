@@ -117,7 +117,7 @@ def consistency_distance(points: torch.Tensor, conf: torch.Tensor, R: torch.Tens
     penalty over joints, robust like the paper's choice, and invariant to a rigid motion of either view);
     "l1" is the literal per-coordinate |.|_1 of the 3-vector, which is NOT invariant when the target view is
     rotated. The paper only says "L1-norm"; we default to the variant that keeps L_MC a function of the
-    relative pose alone, and keep "l1" for ablations. "squared" (issue 12) is the squared per-joint distance
+    relative pose alone, and keep "l1" for ablations. "squared" (formulation ours) is the squared per-joint distance
     ||.||_2^2: smooth at a perfect match and, unlike the two robust norms, not dominated by the joints that are
     already consistent, so the 2D-noise residual no longer pushes views to the invalid side of eq. 3.
 
@@ -197,7 +197,7 @@ def validity_penalty(penalty: torch.Tensor, mask: torch.Tensor | None = None) ->
     """Mean of the per-view eq. 3 validity hinge returned by ``geometry.reconstruct(..., invalid="hinge")``
     (relu(min_Z ||p_neck - p_root||^2 - 1), 0 for a view with a real root), over the views in ``mask``.
 
-    Issue 12: eq. 3 views without a real root are masked out of L_MC and L_B and so get no gradient; adding
+    Formulation ours: eq. 3 views without a real root are masked out of L_MC and L_B and so get no gradient; adding
     gamma * this term pulls them back. penalty: (N,) or (B, C); mask: same shape bool (e.g. view_mask) or None.
     """
     return masked_mean(penalty.reshape(-1), None if mask is None else mask.reshape(-1))
@@ -232,7 +232,7 @@ def knee_handedness(points: torch.Tensor) -> torch.Tensor:
     (..., J, 3) -> (..., 2) for (right, left). A knee only bends backwards (flexion 0-150 deg), so the cross product of
     thigh and shank points to the body's left: positive for a real body with a bent knee (sin of the flexion, times
     the cosine between the knee's hinge axis and the hips' line), ~0 for a straight leg, negative once the body is
-    depth-mirrored. Not in the paper (issue 12)."""
+    depth-mirrored. Not in the paper (formulation ours)."""
     R, L = skeleton.JOINTS_RIGHT, skeleton.JOINTS_LEFT
     return _hinge_bend(points, (R[:3], L[:3]), points[..., L[0], :] - points[..., R[0], :], 1.0)
 
@@ -258,7 +258,7 @@ def handedness(points: torch.Tensor, terms: tuple[str, ...] = ("nose",)) -> torc
 
 def chirality_loss(points: torch.Tensor, mask: torch.Tensor | None = None, margin: float = 0.0,
                    terms: tuple[str, ...] = ("nose",)) -> torch.Tensor:
-    """Issue 12, not in the paper: a hinge relu(margin - s) on each handedness signal s of `handedness` (``terms``),
+    """Formulation ours, not in the paper: a hinge relu(margin - s) on each handedness signal s of `handedness` (``terms``),
     averaged over the signals and the poses in ``mask``.
 
     Under a Procrustes-fitted R (eq. 10) the depth-mirrored group of views is (up to perspective) exactly as
@@ -290,7 +290,7 @@ def foreshortening(points: torch.Tensor, bones: str = "all") -> torch.Tensor:
 
 def foreshortening_loss(points: torch.Tensor, mask: torch.Tensor | None = None, margin: float = 0.5,
                         bones: str = "all") -> torch.Tensor:
-    """Issue 12, not in the paper: relu(margin - foreshortening(p)) averaged over the poses in ``mask``.
+    """Formulation ours, not in the paper: relu(margin - foreshortening(p)) averaged over the poses in ``mask``.
 
     Under a Procrustes-fitted R (eq. 10) the weak objective has a degenerate valley: eq. 3 puts the root closer the
     more the neck-pelvis bone points into depth, which shrinks every view's pose in x, y, and L_B is then met by
