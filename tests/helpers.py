@@ -1,6 +1,9 @@
 """Random poses and cameras for the maths tests (float64 torch)."""
+import json
 import math
+from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -48,3 +51,18 @@ def crop_transform(rng, n):
         A[i, :2, 2] = torch.tensor(rng.uniform(-200, 200, 2))
         A[i, 2, 2] = 1.0
     return A
+
+
+def mpii_root(root: Path, valid: int = 0) -> Path:
+    """A tiny MPII root in the release's JSON layout: one image, its train annotation (and ``valid`` copies of it in
+    valid.json), plus an unrelated file a converter must never touch."""
+    (root / "annot").mkdir(parents=True)
+    (root / "images").mkdir()
+    cv2.imwrite(str(root / "images" / "000000007.jpg"), np.full((200, 300, 3), 30, np.uint8))
+    entry = {"image": "000000007.jpg", "center": [150.0, 90.0], "scale": 0.6, "joints_vis": [1] * 16,
+             "joints": [[100.0 + 5 * j, 60.0 + 4 * j] for j in range(16)]}
+    (root / "annot" / "train.json").write_text(json.dumps([entry]))
+    if valid:
+        (root / "annot" / "valid.json").write_text(json.dumps([entry] * valid))
+    (root / "unrelated.txt").write_text("keep me")
+    return root

@@ -24,6 +24,8 @@ from weakpose.checkpoints import ConfigMismatch
 from weakpose.trainer import Run
 from weakpose.trainer import main as train_main
 
+from helpers import mpii_root
+
 SMOKE = dict(sup2d="M", mv="H", iterations=4, pretrain_iterations=2, ckpt_every=2, log_every=2, eval_max_samples=8)
 
 
@@ -98,17 +100,6 @@ def test_safe_npy_reads_the_object_arrays_the_label_formats_hold(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------- 2. --overwrite
-def _mpii_root(root: Path) -> Path:
-    (root / "annot").mkdir(parents=True)
-    (root / "images").mkdir()
-    cv2.imwrite(str(root / "images" / "000000007.jpg"), np.full((200, 300, 3), 30, np.uint8))
-    entry = {"image": "000000007.jpg", "center": [150.0, 90.0], "scale": 0.6, "joints_vis": [1] * 16,
-             "joints": [[100.0 + 5 * j, 60.0 + 4 * j] for j in range(16)]}
-    (root / "annot" / "train.json").write_text(json.dumps([entry]))
-    (root / "unrelated.txt").write_text("keep me")
-    return root
-
-
 def _out_is_root(tmp):
     return tmp / "mpii", "not a weakpose dataset"
 
@@ -142,7 +133,7 @@ def _out_is_dataset(tmp):
 @pytest.mark.parametrize("case", [_out_is_root, _out_is_file, _out_is_other_folder, _partial_is_other_folder,
                                   _out_is_empty, _out_is_dataset], ids=lambda f: f.__name__[1:])
 def test_overwrite_replaces_only_a_dataset_or_an_empty_folder(case, tmp_path):
-    root = _mpii_root(tmp_path / "mpii")
+    root = mpii_root(tmp_path / "mpii")
     out, refusal = case(tmp_path)
     before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
     argv = ["mpii", "--root", str(root), "--files", "train", "--out", str(out), "--crop-size", "32", "--overwrite"]
@@ -158,7 +149,7 @@ def test_overwrite_replaces_only_a_dataset_or_an_empty_folder(case, tmp_path):
 
 
 def test_prepare_cli_refusal_is_one_line(tmp_path, capsys):
-    root = _mpii_root(tmp_path / "mpii")
+    root = mpii_root(tmp_path / "mpii")
     with pytest.raises(SystemExit) as e:
         prepare.cli(["mpii", "--root", str(root), "--files", "train", "--out", str(root), "--overwrite"])
     assert str(e.value.code).startswith("weakpose-prepare: ") and "\n" not in str(e.value.code)
@@ -421,7 +412,7 @@ def test_truncated_meta_json_names_the_file(tmp_path):
 
 
 def test_mpii_scale_that_is_not_a_number(tmp_path):
-    root = _mpii_root(tmp_path / "mpii")
+    root = mpii_root(tmp_path / "mpii")
     entry = json.loads((root / "annot" / "train.json").read_text())[0]
     (root / "annot" / "train.json").write_text(json.dumps([{**entry, "scale": "big"}]))
     with pytest.raises(SystemExit, match=r"train.json entry 0: scale expected a number"):

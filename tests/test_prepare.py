@@ -1,5 +1,4 @@
 """The `prepare` command line and the plumbing shared by the real-data converters."""
-import json
 
 import cv2
 import numpy as np
@@ -8,6 +7,8 @@ import pytest
 from weakpose import camera
 from weakpose.data.real import prepare
 from weakpose.data.format import CanonicalDataset, DatasetWriter, Record
+
+from helpers import mpii_root
 
 TS56_K = np.array([[1683.98345952, 0, 939.85754016], [0, 1683.98345952, 560.14074317], [0, 0, 1]])
 TS56_DIST = np.array([-0.276859611, 0.131125256, -0.000360494, -0.001149441, -0.049318332])
@@ -40,14 +41,7 @@ def test_cli_3dhp_needs_a_root(tmp_path):
 
 
 def test_cli_mpii_end_to_end(tmp_path):
-    root = tmp_path / "mpii"
-    (root / "annot").mkdir(parents=True)
-    (root / "images").mkdir()
-    cv2.imwrite(str(root / "images" / "000000007.jpg"), np.full((200, 300, 3), 30, np.uint8))
-    entry = {"image": "000000007.jpg", "center": [150.0, 90.0], "scale": 0.6, "joints_vis": [1] * 16,
-             "joints": [[100.0 + 5 * j, 60.0 + 4 * j] for j in range(16)]}
-    (root / "annot" / "train.json").write_text(json.dumps([entry]))
-    (root / "annot" / "valid.json").write_text(json.dumps([entry, entry]))
+    root = mpii_root(tmp_path / "mpii", valid=2)
     out = prepare.main(["mpii", "--root", str(root), "--out", str(tmp_path / "ds"), "--crop-size", "64"],
                        converters=("mpii",))
     ds = CanonicalDataset(out)
