@@ -15,7 +15,7 @@ import torch
 from weakpose import checkpoints, predict
 from weakpose.config import make_config, parse_overrides, read_config_file
 from weakpose.data import verify
-from weakpose.data.checksums import ALLOW_UNVERIFIED_ENV, UnverifiedDatasetError
+from weakpose.data.checksums import ALLOW_UNVERIFIED_ENV
 from weakpose.data.format import CanonicalDataset, DamagedDatasetError, DatasetWriter, Record
 from weakpose.data.real import h36m, prepare, safe_npy
 from weakpose.history import truncate_history
