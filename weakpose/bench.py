@@ -88,28 +88,26 @@ def run_bench(cfg, out_dir: str, steps: int = 20, warmup: int = 5, median: bool 
     return res
 
 
-def cpu_flags() -> dict:
-    """What the CPU offers for bf16 (the avx512_bf16 / AMX flags of /proc/cpuinfo) and torch's SIMD level."""
-    flags = set()
+def _cpuinfo() -> tuple[str, set[str]]:
+    """The CPU's model name and flags, from the first processor of /proc/cpuinfo (where there is one)."""
+    name, flags = "", set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
+            if line.startswith("model name") and not name:
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
                 flags = set(line.split(":", 1)[1].split())
                 break
     except OSError:
         pass
-    return {"cpu": _cpu_name(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    return name or platform.processor() or "cpu", flags
+
+
+def cpu_flags() -> dict:
+    """What the CPU offers for bf16 (the avx512_bf16 / AMX flags of /proc/cpuinfo) and torch's SIMD level."""
+    name, flags = _cpuinfo()
+    return {"cpu": name, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "bf16_units": sorted(flags & {"avx512_bf16", "amx_bf16", "amx_tile"}), "cores": os.cpu_count()}
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "cpu"
 
 
 def cpu_levers(cfg, out_dir: str, steps: int = 4, warmup: int = 2) -> dict:
@@ -202,7 +200,7 @@ def main(argv=None) -> None:
         text = "\n".join(profile_step(cfg, work / "p", main=m) for m in (True, False))
         Path(a.profile_table).parent.mkdir(parents=True, exist_ok=True)
         Path(a.profile_table).write_text(f"# Where a trainer step's time goes\n\nFrom `python -m weakpose.bench "
-                                         f"--profile {a.profile} --profile-table {a.profile_table}` on {_cpu_name()} "
+                                         f"--profile {a.profile} --profile-table {a.profile_table}` on {_cpuinfo()[0]} "
                                          f"(torch {torch.__version__}).\n\n" + text)
         print(text)
     if a.cpu:

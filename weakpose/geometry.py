@@ -155,7 +155,8 @@ def reconstruct(uv: torch.Tensor, z_rel: torch.Tensor, K: torch.Tensor, root: in
 
 def bone_root_depth(rays: torch.Tensor, zr: torch.Tensor, mean_bone: torch.Tensor, iters: int = 4,
                     weights: torch.Tensor | None = None) -> torch.Tensor:
-    """Root depth Z fitted to all bones of eq. 11 (a measured alternative to the single-bone eq. 3, docs/weak-supervision.md).
+    """Root depth Z fitted to all bones of eq. 11 (a measured alternative to the single-bone eq. 3; see
+    docs/weak-supervision.md).
 
     With unit-depth rays r_j and p_j = (Z + z^r_j) r_j (eq. 2), bone e = (j, j') is Z a_e + b_e with
     a_e = r_j - r_j', b_e = z^r_j r_j - z^r_j' r_j'. We solve  min_Z sum_e w_e (||Z a_e + b_e|| - mu-hat_e)^2

@@ -78,12 +78,6 @@ def _lookup(table: str, name: str) -> dict:
 LABELS = {"ours": "ours", "paper": "literal"}
 
 
-def labels_of(cfg: TrainConfig) -> tuple[str, ...]:
-    """The columns a run stands in, "ours" and / or "paper" (the literal formulation): an FS or 2D-only run is
-    the same computation under both (`config.formulations_of`) and stands in both; a custom run in none."""
-    return formulations_of(cfg)
-
-
 def match_rows(cfg: TrainConfig) -> dict[str, str]:
     """{table: row name} of every table row whose configuration is exactly ``cfg`` (same profile, source, seed,
     under one of the two formulations)."""
@@ -138,13 +132,13 @@ CONFIG_COLUMNS = ("profile", "source", "seed", "mode", "sup2d", "sup3d", "sup3d_
                   "use_heatmap_loss", "eval_on", "data_size", "backbone", "input_size", "iterations")
 METRIC_COLUMNS = ("mpjpe", "n_mpjpe", "p_mpjpe", "mpjpe_gtroot", "n_mpjpe_gtroot", "p_mpjpe_gtroot", "mpjpe_2d_px",
                   "mpjpe_2d_px256", "pck", "npck", "auc", "pck_gtroot", "npck_gtroot", "auc_gtroot")
-RESULT_COLUMNS = ("folder", "run_id", "label", "formulation", *(f"row_{t}" for t in TABLES), *CONFIG_COLUMNS, *METRIC_COLUMNS,
-                  "checkpoint", "run_dir", "written")
+RESULT_COLUMNS = ("folder", "run_id", "label", "formulation", *(f"row_{t}" for t in TABLES), *CONFIG_COLUMNS,
+                  *METRIC_COLUMNS, "checkpoint", "run_dir", "written")
 
 
 def collect_results(root: str | os.PathLike = "results") -> pd.DataFrame:
     """Every ``<root>/**/metrics.json`` with its config.json, one line per run and formulation it stands for
-    (`labels_of`: an FS run is one line under "ours" and one under "paper"; ``results/archive/`` is left out): the
+    (`config.formulations_of`: an FS run is one line under "ours" and one under "paper"; ``results/archive/`` is left out): the
     folder under ``root`` (table1/2/3, runs, ...), run_id, formulation, label "<ours | literal> (<source>,
     <profile>)" ("literal" = the paper's formulation trained by us), the row of each table whose configuration
     the run is (``row_table1`` ...; "" if none), the main config fields, every metric, its checkpoint and the time
@@ -165,7 +159,7 @@ def collect_results(root: str | os.PathLike = "results") -> pd.DataFrame:
         c = dataclasses.asdict(cfg)
         c["sup3d_subjects"] = ",".join(cfg.sup3d_subjects)
         c["mode"] = cfg.mode
-        for form in labels_of(cfg) or ("custom",):
+        for form in formulations_of(cfg) or ("custom",):
             recs.append({"folder": d.relative_to(root).parts[0], "run_id": metrics.get("run_id") or cfg.run_id(),
                          "label": f"{LABELS.get(form, form)} ({cfg.source}, {cfg.profile})", "formulation": form,
                          **{f"row_{t}": rows.get(t, "") for t in TABLES}, **{k: c[k] for k in CONFIG_COLUMNS},
@@ -261,8 +255,8 @@ def side_by_side(n: int, ours: pd.DataFrame | None = None) -> pd.DataFrame:
     same way; one line per row (Table 1's extra rows included)."""
     num = published(n)
     own = num[num["row"] != ""]
-    labels = sorted(set(ours.loc[ours[f"row_table{n}"] != "", "label"]), key=lambda lab: (lab.startswith("literal"), lab)) \
-        if ours is not None and not ours.empty else []  # labels with a row of this table, ours before literal
+    has_row = set(ours.loc[ours[f"row_table{n}"] != "", "label"]) if ours is not None and not ours.empty else set()
+    labels = sorted(has_row, key=lambda lab: (lab.startswith("literal"), lab))  # ours before literal
     wanted = [(p["row"], bool(p.get("gtroot", False)), p) for _, p in own.iterrows()]
     if n == 1:
         wanted += [(name, False, None) for name in TABLE1_EXTRA]
