@@ -31,8 +31,8 @@ sys.path.insert(0, str(REPO))
 from weakpose.bench import cpu_flags  # noqa: E402
 
 COMMANDS = {
-    "quickstart": ["papermill", "notebooks/ablation.ipynb", "out.ipynb"],
-    "second_row": ["papermill", "notebooks/ablation.ipynb", "out2.ipynb", "-p", "known_R", "True"],
+    "quickstart": [sys.executable, "-m", "papermill", "notebooks/ablation.ipynb", "out.ipynb"],
+    "second_row": [sys.executable, "-m", "papermill", "notebooks/ablation.ipynb", "out2.ipynb", "-p", "known_R", "True"],
 }
 
 
