@@ -32,7 +32,8 @@ from weakpose.bench import cpu_flags  # noqa: E402
 
 COMMANDS = {
     "quickstart": [sys.executable, "-m", "papermill", "notebooks/ablation.ipynb", "out.ipynb"],
-    "second_row": [sys.executable, "-m", "papermill", "notebooks/ablation.ipynb", "out2.ipynb", "-p", "known_R", "True"],
+    "second_row": [sys.executable, "-m", "papermill", "notebooks/ablation.ipynb", "out2.ipynb",
+                   "-p", "known_R", "True"],
 }
 
 
