@@ -227,14 +227,14 @@ PROFILES: dict[str, dict] = {
     "smoke": dict(backbone="resnet18", feature_stride=16, head_channels=32, input_size=64, data_size="tiny", iterations=6, lr_drop_step=4,
                   pretrain_iterations=3, batch_2d=4, batch_mv=2, views=4, num_workers=0, log_every=2,
                   ckpt_every=3, eval_batch=16, eval_max_samples=32, bf16=False, channels_last=False),
-    # CPU, resnet18 at 128 px on the small twins, both cores: every row starts from ONE shared 2D model per 2D
-    # source and seed (1500 steps at 64 px, then 300 at 128 px), then 300 main steps. On the 2-core AMD EPYC of
-    # results/bench/quickstart.md: WS M/H with its shared 2D model in about 13 min from a fresh clone, a row reusing
-    # it in about 5 (`python -m weakpose.bench --cpu` measures the levers: bf16 autocast pays only with bf16 units)
-    "cpu": dict(backbone="resnet18", feature_stride=16, head_channels=64, input_size=128, data_size="small",
-                iterations=300, lr_drop_step=240, pretrain_iterations=300, shared_2d=True, warmup_2d_size=64,
+    # CPU, resnet18 at 96 px on the small twins, both cores: every row starts from ONE shared 2D model per 2D
+    # source and seed (1500 steps at 64 px, then 500 at 96 px), then 560 main steps. Timed from a fresh clone in
+    # results/bench/cpu_profile_rows.md (`benchmarks/quickstart_time.py`); `python -m weakpose.bench --cpu` measures
+    # the levers (bf16 autocast pays only on a CPU with bf16 units)
+    "cpu": dict(backbone="resnet18", feature_stride=16, head_channels=64, input_size=96, data_size="small",
+                iterations=560, lr_drop_step=450, pretrain_iterations=500, shared_2d=True, warmup_2d_size=64,
                 warmup_2d_iterations=1500, cpu_threads=2, batch_2d=16, batch_mv=4, views=4, num_workers=0,
-                log_every=25, ckpt_every=100, eval_batch=64, eval_max_samples=0),
+                log_every=25, ckpt_every=140, eval_batch=64, eval_max_samples=0),
     # one H100 / H200, minutes a row: the paper's network and input size (HRNet-w32, 256 px) on the small twins
     "gpu": dict(backbone="hrnet_w32", input_size=256, data_size="small", iterations=1000, lr_drop_step=800,
                 pretrain_iterations=2000, shared_2d=True, batch_2d=64, batch_mv=16, views=4, num_workers=8,
