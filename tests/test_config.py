@@ -93,13 +93,27 @@ def test_formulations_are_told_apart_by_what_they_compute():
 
 
 def test_the_cpu_profiles_shared_2d_model_warms_up_at_64_px():
-    """The cpu profile's rows start from a shared 2D model (`shared_2d_config`: 1000 steps at 128 px, L_H only) that
-    itself starts from its warm-up stage (`warmup_2d_config`: 4000 steps at 64 px from scratch)."""
+    """The cpu profile's rows start from a shared 2D model (`shared_2d_config`: 500 steps at 96 px, L_H only) that
+    itself starts from its warm-up stage (`warmup_2d_config`: 1500 steps at 64 px from scratch)."""
     row = C.make_run_config("cpu", **{"sup2d": "M", "mv": "H"})
     shared = C.shared_2d_config(row)
     warm = C.warmup_2d_config(shared)
-    assert (shared.mv, shared.sup2d, shared.input_size, shared.iterations, shared.pretrain_2d) == ("", "M", 128, 1000, False)
-    assert (warm.input_size, warm.iterations, warm.lr_drop_step, warm.warmup_2d_iterations) == (64, 4000, 4000, 0)
+    assert (shared.mv, shared.sup2d, shared.input_size, shared.iterations, shared.pretrain_2d) == ("", "M", 96, 500, False)
+    assert (warm.input_size, warm.iterations, warm.lr_drop_step, warm.warmup_2d_iterations) == (64, 1500, 1500, 0)
     assert C.pretrain_steps(row) == 0 and C.pretrain_steps(C.make_config("paper")) == 20_000
     with pytest.raises(ValueError, match="warmup"):
         C.make_config("smoke", warmup_2d_size=64)
+
+
+def test_every_table_row_builds_its_shared_2d_model_and_ws_r_shares_the_ws_rows():
+    """Every row of Tables 1-3 at profile cpu has a buildable shared 2D model (a WS+R row's known_R does not reach
+    it: the shared model has no multi-view data), and rows with the same 2D data share one."""
+    from weakpose import tables
+    for table, rows in tables.ROWS.items():
+        for name, row in rows.items():
+            cfg = tables.row_config(table, name, "cpu")
+            shared = C.init_config(cfg)
+            assert shared is not None and not shared.known_R and not shared.mv, (table, name)
+            assert C.init_config(shared) is not None                         # its 64 px warm-up
+    ws, wsr = (tables.row_config("table1", n, "cpu") for n in ("WS M/-/H", "WS+R M/-/H"))
+    assert C.init_config(ws).run_id() == C.init_config(wsr).run_id()

@@ -274,9 +274,9 @@ def shared_2d_config(cfg: TrainConfig) -> TrainConfig:
     profile's ``pretrain_iterations`` steps at ``pretrain_lr`` (Appendix A's 2D pre-training, done once for all
     rows), evaluated on H; every multi-view and 3D setting is off (and so at its default). With a warm-up
     (``warmup_2d_size``) it starts from `warmup_2d_config` of itself."""
-    return dataclasses.replace(cfg, sup3d="", mv="", use_heatmap_loss=True, eval_on="H", pretrain_2d=False,
-                               shared_2d=False, iterations=cfg.pretrain_iterations, lr=cfg.pretrain_lr,
-                               lr_drop_step=cfg.pretrain_iterations)
+    return dataclasses.replace(cfg, sup3d="", mv="", known_R=False, use_heatmap_loss=True, eval_on="H",
+                               pretrain_2d=False, shared_2d=False, iterations=cfg.pretrain_iterations,
+                               lr=cfg.pretrain_lr, lr_drop_step=cfg.pretrain_iterations)
 
 
 def warmup_2d_config(shared: TrainConfig) -> TrainConfig:
