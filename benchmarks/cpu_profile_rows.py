@@ -24,7 +24,7 @@ from weakpose.config import config_from_dict, formulations_of  # noqa: E402
 from weakpose.tables import TABLE1  # noqa: E402
 
 ROWS = ("FS H+M/H/-", "2d-only M/-/-", "WS M/-/H", "WS+R H+M/-/H")
-SCHEDULES = {"cpu (now)": REPO / "results", "cpu, 1000-step schedule": REPO / "results" / "archive" / "cpu1000"}
+SCHEDULES = {"now": REPO / "results", "1000-step": REPO / "results" / "archive" / "cpu1000"}
 KEYS = ("sup2d", "sup3d", "mv", "known_R", "use_heatmap_loss")
 METRICS = ("mpjpe", "n_mpjpe", "p_mpjpe", "mpjpe_2d_px256")
 
@@ -81,8 +81,11 @@ def main(argv=None) -> None:
     a = p.parse_args(argv)
     data = {name: read_rows(root) for name, root in SCHEDULES.items()}
     lines = ["# Profile `cpu`: speed and accuracy beside the 1000-step schedule", "",
-             f"From `python benchmarks/cpu_profile_rows.py --out results/bench/cpu_profile_rows.md`. Rows under "
-             f"ours, synthetic twins; MPJPE / N-MPJPE / P-MPJPE in mm, 2D in px at 256.", ""]
+             "From `python benchmarks/cpu_profile_rows.py --out results/bench/cpu_profile_rows.md`. Rows under "
+             "ours, synthetic twins; MPJPE / P-MPJPE in mm, 2D in px at 256. \"now\": profile `cpu` (96 px, 2D "
+             "1500 steps at 64 px + 500 at 96 px, 560 main steps, 2 threads); \"1000-step\": the schedule it "
+             "replaced (128 px, 4000 + 1000 2D steps, 1000 main steps, 1 thread; `results/archive/cpu1000/`). "
+             "steps: main steps (a shared 2D model: its steps at the rows' input size).", ""]
     qs = REPO / "results" / "bench" / "quickstart.json"
     if qs.is_file():
         recs = json.loads(qs.read_text())
