@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from weakpose.config import config_from_dict, formulations_of  # noqa: E402
+from weakpose.config import ROW_DEFAULTS, config_from_dict, formulations_of  # noqa: E402
 from weakpose.tables import TABLE1  # noqa: E402
 
 ROWS = ("FS H+M/H/-", "2d-only M/-/-", "WS M/-/H", "WS+R H+M/-/H")
@@ -34,10 +34,10 @@ def _key(cfg) -> tuple:
 
 
 def _row_of(cfg) -> str:
+    """The name in `ROWS` whose row fields (`config.ROW_DEFAULTS` where the row does not name them) are cfg's."""
     for name in ROWS:
-        row = TABLE1[name]
-        if _key(cfg) == tuple(row.get(k, False if k == "known_R" else True if k == "use_heatmap_loss" else "")
-                              for k in KEYS):
+        row = {**ROW_DEFAULTS, **TABLE1[name]}
+        if _key(cfg) == tuple(row[k] for k in KEYS):
             return name
     return ""
 
