@@ -17,6 +17,9 @@ weak row of results/table1), on the first ``--n`` test rows of its evaluation sp
   ``nose_forward_agree``: fraction of images whose nose-minus-thorax depth has the ground truth's sign;
   ``knees_ok`` / ``mirrored_knees_ok``: the same as chiral_ok for the knees (`losses.knee_handedness` > 0 on both:
   both knees bend backwards), over all / the mirrored images (the ground truth: 100 %);
+- ``elbows_ok`` / ``mirrored_elbows_ok``: the same for the elbows (`losses.elbow_handedness` > 0 on both; the
+  ground truth: 93-96 %), which no loss hinges; ``elbow_vote`` / ``mirrored_elbow_vote``: the mean
+  `mirror.mirror_vote` (elbows) the trainer's mirror test accumulates (the ground truth: +0.33);
 - ``inplane``: median share of the predicted bone length in the image plane (`losses.foreshortening`; the ground
   truth: 0.85-0.88; the end-on collapse: ~0.3).
 
@@ -35,7 +38,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from weakpose import losses, metrics, skeleton
+from weakpose import losses, metrics, mirror, skeleton
 from weakpose.config import formulation_of
 from weakpose.runs import infer_test_rows
 from weakpose.tables import to_markdown
@@ -63,9 +66,13 @@ def handedness(P: np.ndarray, G: np.ndarray, mirrored: np.ndarray, margin: float
     nose = skeleton.NECK + 1
     agree = np.sign(P[:, nose, 2] - P[:, skeleton.NECK, 2]) == np.sign(G[:, nose, 2] - G[:, skeleton.NECK, 2])
     knees = (losses.knee_handedness(Pt).numpy() > 0).all(-1)
+    elbows = (losses.elbow_handedness(Pt).numpy() > 0).all(-1)
+    vote = mirror.mirror_vote(Pt, "elbows").numpy()
     sub = lambda x: float(x[mirrored].mean()) if mirrored.any() else float("nan")  # noqa: E731
     return {"chiral_ok": float(ok.mean()), "mirrored_chiral_ok": sub(ok), "nose_forward_agree": float(agree.mean()),
             "knees_ok": float(knees.mean()), "mirrored_knees_ok": sub(knees),
+            "elbows_ok": float(elbows.mean()), "mirrored_elbows_ok": sub(elbows),
+            "elbow_vote": float(vote.mean()), "mirrored_elbow_vote": sub(vote),
             "inplane": float(np.median(losses.foreshortening(Pt).numpy()))}
 
 

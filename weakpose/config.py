@@ -87,6 +87,12 @@ class TrainConfig:
     foreshortening_margin: float = 0.5  # its margin on the in-image share of the bone lengths (in [0, 1])
     foreshortening_bones: str = "all"   # the bones it measures: "all" 16 (no body seen end-on) | "torso" (the
                                         # neck-pelvis bone alone: a lean about the camera's horizontal axis)
+    mirror_test_every: int = 0    # every this many main steps, negate the depth layer when the mean handedness vote
+                                  # of the multi-view poses since the last test is below -margin (`weakpose.mirror`;
+                                  # 0 = off)
+    mirror_test_margin: float = 0.1  # that margin (the truth's mean elbow vote is +0.33; a near-flat pose's ~0)
+    mirror_test_terms: str = "elbows"  # the handedness signals that vote ('+'-join of `CHIRALITY_KEYS`): ones the
+                                       # chirality hinge does not train, so a mirrored body has not faked them
     mv_grad_clip: float = 0.0     # clip the gradient norm of main-stage steps with multi-view losses to this many
                                   # times its running mean (`clipping.clip_to_running_norm`; 0 = off)
     aug_scale: float = 0.2        # +-20 %
@@ -114,6 +120,7 @@ class TrainConfig:
         config_parse.check_values(self)  # sizes and cadences > 0, counts >= 0, floats finite
         _check_keys("sup2d", self.sup2d, SUP2D_KEYS, allow_empty=False)
         _check_keys("chirality_terms", self.chirality_terms, CHIRALITY_KEYS, allow_empty=False)
+        _check_keys("mirror_test_terms", self.mirror_test_terms, CHIRALITY_KEYS, allow_empty=False)
         _check_keys("mv", self.mv, MV_KEYS, allow_empty=True)
         if self.sup3d not in ("", "H"):
             raise ValueError(f"sup3d must be 'H' or '', got {self.sup3d!r}")
@@ -204,12 +211,16 @@ class TrainConfig:
 TERM_FIELDS: dict[str, str] = {
     "psi": "depth", "sup3d_subjects": "depth",
     "known_R": "mc", "alpha": "mc", "mc_distance": "mc", "detach_2d_3d": "mc", "free_unlabelled_2d": "mc",
-    "invalid_views": "mc", "hinge_margin": "mc", "mv_grad_clip": "mc", "pseudo_labels": "mc", "pseudo_tau": "mc",
+    "invalid_views": "mc", "hinge_margin": "mc", "mv_grad_clip": "mc", "mirror_test_every": "mc", "mirror_test_terms": "mc",
+    "mirror_test_margin": "mc", "pseudo_labels": "mc", "pseudo_tau": "mc",
     "beta": "limb", "validity_weight": "validity",
     "chirality_weight": "chirality", "chirality_margin": "chirality", "chirality_terms": "chirality",
     "foreshortening_weight": "foreshortening", "foreshortening_margin": "foreshortening",
     "foreshortening_bones": "foreshortening",
 }
+# Fields added after committed runs were written: a config.json without them means their defaults (which is what
+# those runs computed: every one of them is a switch that is off by default).
+LATER_FIELDS = ("mirror_test_every", "mirror_test_terms", "mirror_test_margin")
 # Fields that never change what a run computes and may differ when it is resumed: not part of its run id.
 RUNTIME_FIELDS = ("keep_checkpoints",)
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
@@ -312,7 +323,7 @@ def config_from_dict(d: dict, source=None, require_all: bool = False) -> TrainCo
 def read_config_file(path) -> TrainConfig:
     """The TrainConfig of a ``--config`` file (e.g. a run's config.json): every field must be there (a missing one
     is an error naming it, never a silent default); errors name the file and the key."""
-    return config_parse.read_config_file(path, TrainConfig, ())
+    return config_parse.read_config_file(path, TrainConfig, LATER_FIELDS)
 
 
 # Flat row keys of the paper's tables and their values when a row does not name them.

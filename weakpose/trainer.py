@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from weakpose import camera, checkpoints, losses, weak
+from weakpose import camera, checkpoints, losses, mirror, weak
 from weakpose.progress import progress_bar
 from weakpose.camera import inside, sample_affines, transform_points, warp_images
 from weakpose.batches import Keyed, loader
@@ -81,6 +81,8 @@ class Run:
         self.pseudo, self.pseudo_ready = {}, False  # mv source index -> (rows, J, 3) [u, v stored px, conf]
         self.step = 0
         self.grad_norm = torch.zeros((), device=self.device)  # running gradient norm of `clipping` (0 = not started)
+        self.mirror_votes = torch.zeros(2, device=self.device)  # `mirror` vote sum and views since the last test
+        self.mirror_flips: list[int] = []                        # steps after which the depth sign was flipped
         self.fwd = self.model
         if self.world > 1:
             self.fwd = torch.nn.parallel.DistributedDataParallel(self.model, find_unused_parameters=True)
@@ -143,7 +145,8 @@ class Run:
             return
         state = {"config": dataclasses.asdict(self.cfg), "model": self.model.state_dict(),
                  "optimizer": self.opt.state_dict(), "step": self.step, "pseudo": self.pseudo,
-                 "pseudo_ready": self.pseudo_ready, "rng": checkpoints.rng_state(), "grad_norm": self.grad_norm}
+                 "pseudo_ready": self.pseudo_ready, "rng": checkpoints.rng_state(), "grad_norm": self.grad_norm,
+                 "mirror_votes": self.mirror_votes, "mirror_flips": list(self.mirror_flips)}
         checkpoints.write_checkpoint(state, self.ckpt.parent, self.step, self.cfg.keep_checkpoints, CKPT_KEYS)
 
     def try_resume(self, restart_if_unreadable: bool = False) -> bool:
@@ -178,6 +181,8 @@ class Run:
         checkpoints.load_states(path, state, self.model, self.opt)
         self.step, self.pseudo, self.pseudo_ready = state["step"], state["pseudo"], state["pseudo_ready"]
         self.grad_norm = state.get("grad_norm", self.grad_norm).to(self.device)   # absent before mv_grad_clip
+        self.mirror_votes = state.get("mirror_votes", self.mirror_votes).to(self.device)
+        self.mirror_flips = [int(s) for s in state.get("mirror_flips", [])]
         checkpoints.set_rng_state(state["rng"])
         if self.verbose:
             print(f"[weakpose] resumed {path} at step {self.step}")
@@ -276,7 +281,30 @@ class Run:
             self.grad_norm = weak.clip_gradient(self.model.parameters(), self.grad_norm, self.cfg)
         self.opt.step()
         self.step += 1
+        if "vote" in terms:
+            self.mirror_votes = self.mirror_votes + terms.pop("vote")
+            if (self.step - pretrain_steps(self.cfg)) % self.cfg.mirror_test_every == 0:
+                self.mirror_test()
         return terms
+
+    def mirror_test(self) -> bool:
+        """The mirror test of formulation ours (`weakpose.mirror`): when the mean handedness vote of the views
+        since the last test is below -``mirror_test_margin``, negate the depth layer and its Adam moments. One host
+        sync per test. Returns whether it flipped."""
+        votes = self.mirror_votes.clone()
+        if self.world > 1:
+            torch.distributed.all_reduce(votes)
+        mean = float(votes[0] / votes[1].clamp_min(1.0))
+        flip = mean < -self.cfg.mirror_test_margin
+        if flip:
+            mirror.flip_depth_sign(self.model, self.opt)
+            self.mirror_flips.append(self.step)
+        if self.verbose and (flip or mean < 0):
+            print(f"[weakpose] mirror test at step {self.step}: mean handedness vote {mean:+.3f} over "
+                  f"{int(votes[1])} views (flip below {-self.cfg.mirror_test_margin:+.2f}): "
+                  f"{'depth sign flipped' if flip else 'kept'}", flush=True)
+        self.mirror_votes = torch.zeros_like(self.mirror_votes)
+        return flip
 
     # --------------------------------------------------------------------------------- the loop
     @locked
@@ -334,7 +362,8 @@ class Run:
         test = Eval3D(self.data[cfg.eval_on], split)
         df, summary = evaluate(self.model, test, self.bone_mm, self.device, cfg.input_size, cfg.eval_batch,
                                cfg.eval_max_samples, cfg.channels_last, pck=cfg.eval_on == "I")
-        summary = run_summary(cfg, split, self.step, summary)
+        extra = {"mirror_flips": list(self.mirror_flips)} if cfg.mirror_test_every and cfg.mv else {}
+        summary = run_summary(cfg, split, self.step, summary, **extra)
         if self.rank == 0 and write:
             write_atomic(self.out / "per_sample.csv", df.to_csv(index=False))
             write_atomic(self.out / "metrics.json", json.dumps(summary, indent=1))

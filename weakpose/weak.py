@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import torch
 
-from weakpose import geometry, losses
+from weakpose import geometry, losses, mirror
 from weakpose.clipping import clip_to_running_norm
 
 
@@ -29,7 +29,9 @@ def weak_losses(model, out: dict[str, torch.Tensor], K: torch.Tensor, bm: dict, 
         K: (B * C, 3, 3) px intrinsics of those network inputs.
         bm: the multi-view batch (view_mask (B, C); R and has_extrinsics for WS+R).
         mean_bone: (16,) scale-normalised mean bone lengths of eq. 11.
-    Returns {"mc", "limb", and those of "validity", "chirality", "foreshortening" that are on}: scalars.
+    Returns {"mc", "limb", and those of "validity", "chirality", "foreshortening" that are on}: scalars; with
+    ``mirror_test_every`` also "vote": (2,) the summed `mirror.mirror_vote` of the views in the loss and their
+    number (no gradient), which the trainer accumulates for its mirror test.
     """
     B, C = bm["view_mask"].shape
     uv, probs = out["uv"], out["probs"]
@@ -50,9 +52,15 @@ def weak_losses(model, out: dict[str, torch.Tensor], K: torch.Tensor, bm: dict, 
     # of eq. 3, and the validity penalty pulls them back
     mask = view_mask & (rec["valid"].reshape(B, C) if cfg.invalid_views == "mask" else True)
     penalty = rec["validity"].reshape(B, C) if "validity" in rec else None
-    return losses.weak_terms(points, conf, mask, cfg, mean_bone, view_mask, penalty,
-                             rotations=bm["R"] if cfg.known_R else None,
-                             known=bm["has_extrinsics"].all(-1) if cfg.known_R else None)
+    terms = losses.weak_terms(points, conf, mask, cfg, mean_bone, view_mask, penalty,
+                              rotations=bm["R"] if cfg.known_R else None,
+                              known=bm["has_extrinsics"].all(-1) if cfg.known_R else None)
+    if cfg.mirror_test_every:
+        with torch.no_grad():
+            m = mask.to(points.dtype)
+            terms["vote"] = torch.stack([(mirror.mirror_vote(points.detach(), cfg.mirror_test_terms) * m).sum(),
+                                         m.sum()])
+    return terms
 
 
 def clip_gradient(params: Iterable[torch.nn.Parameter], running: torch.Tensor, cfg) -> torch.Tensor:

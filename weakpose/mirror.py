@@ -1,0 +1,36 @@
+"""The mirror test of formulation ours: a periodic vote on the handedness of the multi-view poses, and the exact
+flip of the network's depth sign when the vote says the bodies are mirrored.
+
+Why (docs/weak-supervision.md, `benchmarks/mirror_rung.py`): with eq. 10's fitted rotations, the views of a group
+all mirrored in depth about their own pelvis (z^r -> -z^r) are exactly as consistent as the truth (two mirrors
+differ by the proper rotation D R D, D = diag(1, 1, -1)), and L_B is mirror-symmetric. The handedness hinges of
+`losses.chirality_loss` break the symmetry, but only on the joints they hinge (nose, knees): a mirrored body clears
+them by moving those joints alone along their rays, which costs little L_MC, and descent then stays in the mirror's
+basin. The test therefore votes with handedness signals the loss does NOT hinge (the elbows by default: they bend
+forwards, right on 93-96 % of the synthetic H poses): a mirrored body has no reason to fake them. When the vote of
+the last ``mirror_test_every`` main steps is negative, the depth layer (`PoseNet.depth`, a 1x1 conv whose output
+enters eq. 5 linearly) and its Adam first moments are negated: every prediction's z^r changes sign exactly, the 2D
+is untouched, and L_MC and L_B keep their values (up to perspective), so training continues from the mirror image
+of itself.
+"""
+from __future__ import annotations
+
+import torch
+
+from weakpose import losses
+
+
+def mirror_vote(points: torch.Tensor, terms: str = "elbows") -> torch.Tensor:
+    """Each pose's handedness on the signals ``terms`` ('+'-joined names of `losses.handedness`), averaged over
+    the signals: (..., J, 3) -> (...,) in [-1, 1]; positive for a real body, negative for a depth-mirrored one."""
+    return losses.handedness(points, tuple(t for t in terms.split("+") if t)).mean(-1)
+
+
+@torch.no_grad()
+def flip_depth_sign(model: torch.nn.Module, opt: torch.optim.Optimizer | None = None) -> None:
+    """Negate the latent-depth layer of a `PoseNet` (weight and bias) and, with ``opt`` (Adam), their first
+    moments: z^r of every image changes sign exactly (eq. 5 is linear in the depth maps), the heatmaps do not."""
+    for p in (model.depth.weight, model.depth.bias):
+        p.neg_()
+        if opt is not None and p in opt.state and "exp_avg" in opt.state[p]:
+            opt.state[p]["exp_avg"].neg_()
