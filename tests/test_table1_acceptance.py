@@ -97,7 +97,7 @@ def test_objective_at_network_scores_the_ground_truth_with_the_trainers_terms(tm
 
 def test_seed_checks_compare_each_seeds_ws_row_with_its_own_references_and_count_report_seeds_apart():
     """Seed by seed: WS M/H against the FS and 2D-only rows of the same seed; a seed without its FS row is
-    MISSING, not borrowed from another seed; the pass rate counts report seeds and development seeds apart."""
+    MISSING, not borrowed from another seed (but a seed failing another check FAILs); the pass rate counts report seeds and development seeds apart."""
     def line(row, seed, mpjpe, n, p, px):
         return {"row_table1": row, "formulation": "ours", "seed": seed, "mpjpe": mpjpe, "n_mpjpe": n,
                 "p_mpjpe": p, "mpjpe_2d_px256": px, "run_id": f"{row}{seed}"}
@@ -105,12 +105,14 @@ def test_seed_checks_compare_each_seeds_ws_row_with_its_own_references_and_count
             line("WS M/-/H", 0, 150.0, 140, 110, 9),                         # passes: 110 <= 120, 140 < 220, ...
             line("FS H+M/H/-", 10, 100.0, 90, 70, 5), line("2d-only M/-/-", 10, 250, 220, 200, 10),
             line("WS M/-/H", 10, 150.0, 230, 130, 9),                        # P 130 > 120, N 230 > 220: fails
-            line("2d-only M/-/-", 11, 250, 220, 200, 10), line("WS M/-/H", 11, 120.0, 100, 90, 8)]
+            line("2d-only M/-/-", 11, 250, 220, 200, 10), line("WS M/-/H", 11, 120.0, 100, 90, 8),
+            line("2d-only M/-/-", 12, 250, 220, 200, 10), line("WS M/-/H", 12, 120.0, 100, 130, 8)]  # no FS, P fails
     out = ta.seed_checks(pd.DataFrame(rows)).set_index("seed")
     assert out.loc[0, "all"] == "PASS" and out.loc[0, "seeds"] == "development"
     assert out.loc[0, "P-MPJPE <= 0.6 x flat"] == "110.0 / 120.0 PASS"
     assert out.loc[10, "all"] == "FAIL" and out.loc[10, "seeds"] == "report"
     assert out.loc[10, "N-MPJPE < flat's"].endswith("FAIL") and out.loc[10, "MPJPE <= 1.6 x FS"].endswith("PASS")
     assert out.loc[11, "all"] == "MISSING" and out.loc[11, "MPJPE <= 1.6 x FS"] == "-"
-    assert ta.pass_rate(out.reset_index(), "report") == "0 of 1"
+    assert out.loc[12, "all"] == "FAIL" and out.loc[12, "MPJPE <= 1.6 x FS"] == "-"   # a missing check rescues nothing
+    assert ta.pass_rate(out.reset_index(), "report") == "0 of 2"
     assert ta.pass_rate(out.reset_index(), "development") == "1 of 1"
