@@ -101,15 +101,16 @@ def test_trainer_flips_on_a_negative_vote_records_it_and_resumes_with_it(data_ro
                       chirality_weight=1.0, mirror_test_every=2)
     run = Run(cfg, tmp_path / "run", torch.device("cpu"), verbose=False)
     w = run.model.depth.weight.detach().clone()
-    run.mirror_votes = torch.tensor([-1.5, 10.0])                          # mean -0.15 < -0.1: flip
-    assert run.mirror_test() and run.mirror_flips == [0]
+    assert not run.mirror.add(torch.tensor([-1.5, 10.0]), 1, run.model, run.opt, cfg)   # not a test step
+    assert run.mirror.add(torch.tensor([0.0, 0.0]), 2, run.model, run.opt, cfg)         # mean -0.15 < -0.1: flip
+    assert run.mirror.flips == [2]
     torch.testing.assert_close(run.model.depth.weight.detach(), -w)
-    run.mirror_votes = torch.tensor([-0.5, 10.0])                          # mean -0.05: within the margin
-    assert not run.mirror_test() and run.mirror_flips == [0] and float(run.mirror_votes.abs().sum()) == 0.0
+    assert not run.mirror.add(torch.tensor([-0.5, 10.0]), 4, run.model, run.opt, cfg)  # -0.05: within the margin
+    assert run.mirror.flips == [2] and float(run.mirror.votes.abs().sum()) == 0.0
     metrics = Run(cfg, tmp_path / "fit", torch.device("cpu"), verbose=False).fit()
     assert isinstance(metrics["mirror_flips"], list)
     again = Run(cfg, tmp_path / "fit", torch.device("cpu"), verbose=False)
-    assert again.try_resume() and again.mirror_flips == metrics["mirror_flips"]
+    assert again.try_resume() and again.mirror.flips == metrics["mirror_flips"]
 
 
 def test_the_mirror_test_is_a_weak_term_switch():

@@ -34,3 +34,46 @@ def flip_depth_sign(model: torch.nn.Module, opt: torch.optim.Optimizer | None = 
         p.neg_()
         if opt is not None and p in opt.state and "exp_avg" in opt.state[p]:
             opt.state[p]["exp_avg"].neg_()
+
+
+def mirror_test(model: torch.nn.Module, opt: torch.optim.Optimizer | None, votes: torch.Tensor, margin: float,
+                world: int = 1) -> tuple[bool, float, int]:
+    """The trainer's test: ``votes`` (2,) = (summed `mirror_vote`, number of views) since the last test (summed
+    over the ranks under DDP); when their mean is below -``margin``, `flip_depth_sign`. Returns (flipped, mean,
+    views)."""
+    votes = votes.clone()
+    if world > 1:
+        torch.distributed.all_reduce(votes)
+    mean = float(votes[0] / votes[1].clamp_min(1.0))
+    flip = mean < -margin
+    if flip:
+        flip_depth_sign(model, opt)
+    return flip, mean, int(votes[1])
+
+
+class MirrorTest:
+    """The trainer's state of the test: the votes since the last test and the main steps after which it flipped."""
+
+    def __init__(self, device):
+        self.votes, self.flips = torch.zeros(2, device=device), []
+
+    def add(self, vote: torch.Tensor, main_step: int, model, opt, cfg, world: int = 1, verbose: bool = False) -> bool:
+        """Accumulate one step's vote (2,); every ``cfg.mirror_test_every`` main steps run `mirror_test`."""
+        self.votes = self.votes + vote
+        if main_step % cfg.mirror_test_every:
+            return False
+        flip, mean, n = mirror_test(model, opt, self.votes, cfg.mirror_test_margin, world)
+        if flip:
+            self.flips.append(main_step)
+        if verbose and mean < 0:
+            print(f"[weakpose] mirror test at main step {main_step}: mean vote {mean:+.3f} over {n} views: "
+                  f"{'depth sign flipped' if flip else 'kept'}", flush=True)
+        self.votes = torch.zeros_like(self.votes)
+        return flip
+
+    def state(self) -> dict:
+        return {"mirror_votes": self.votes, "mirror_flips": list(self.flips)}
+
+    def load(self, state: dict) -> None:
+        self.votes = state.get("mirror_votes", self.votes).to(self.votes.device)
+        self.flips = [int(s) for s in state.get("mirror_flips", [])]

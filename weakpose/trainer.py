@@ -2,19 +2,14 @@
 
     L = [use_heatmap_loss] L_H + psi [sup3d] L_z + alpha [mv] L_MC + beta [mv] L_B        (eqs. 6 and 7)
 
-Stages (Appendix A): a 2D pre-training stage (L_H on the 2D-labelled images only), then the main stage. The
-latent-depth weights get no gradient from L_H, so they leave pre-training exactly at their initialisation (they
-are not pre-trained). At the switch, if enabled, the pre-trained model labels the H and I multi-view images once
-(Sec. 3.3): joints with confidence > tau become L_H targets. The weak terms (all the formulations differ in) are
-`weak.weak_losses`, in fp32; a shared 2D model is trained first (`shared_2d_checkpoint`), never inside a `Run`.
+Stages (Appendix A): 2D pre-training (L_H on 2D-labelled images; the depth layer gets no gradient), then the main
+stage, which first pseudo-labels the H / I multi-view images if enabled (Sec. 3.3, confidence > tau). The weak
+terms are `weak.weak_losses` (fp32); a shared 2D model is trained first (`shared_2d_checkpoint`), never in a `Run`.
 
-GPU-first: uint8 crops are decoded in DataLoader workers into pinned memory, warped on the device with an exact
-affine A (K' = A K, targets moved by A), bf16 autocast (CUDA; the CPU with ``cpu_bf16``) and channels_last,
-optional torch.compile, and no
-host synchronisation inside a step except on logging steps (loss values are buffered on the device). Resumable
-exactly: the data order is a pure function of (seed, batch index), the augmentation of (seed, step), and the
-checkpoint holds model, optimizer, pseudo-labels, RNG states and the step. DDP through torchrun with the same
-entry point (`python -m torch.distributed.run ... -m weakpose.trainer ...`).
+GPU-first: uint8 crops decoded in DataLoader workers into pinned memory, warped on the device by an exact affine A
+(K' = A K), bf16 autocast (CUDA; the CPU with ``cpu_bf16``), channels_last, optional torch.compile, no host sync
+in a step but on logging steps. Resumable exactly: data order = f(seed, batch index), augmentation = f(seed,
+step), the checkpoint holds model, optimizer, pseudo-labels, RNG states and step. DDP via torchrun, same entry.
 """
 from __future__ import annotations
 
@@ -52,9 +47,7 @@ class Run:
 
     def __init__(self, cfg: TrainConfig, out_dir: str | os.PathLike, device: torch.device | None = None,
                  verbose: bool = True, init_from: str | os.PathLike | None = None):
-        """``init_from``: the 2D checkpoint the main stage starts from, for a run with ``shared_2d`` (its shared
-        2D model) or a shared 2D model with a warm-up (its warm-up stage); `shared_2d_checkpoint` trains those.
-        Building a Run trains nothing."""
+        """``init_from``: the 2D checkpoint to start from (the shared 2D model, or a warm-up stage). Trains nothing."""
         self.cfg, self.out = cfg, Path(out_dir)
         if (init_from is None) != (init_config(cfg) is None):
             raise ValueError(f"{cfg.run_id()}: init_from must be given exactly when the configuration starts from "
@@ -81,8 +74,7 @@ class Run:
         self.pseudo, self.pseudo_ready = {}, False  # mv source index -> (rows, J, 3) [u, v stored px, conf]
         self.step = 0
         self.grad_norm = torch.zeros((), device=self.device)  # running gradient norm of `clipping` (0 = not started)
-        self.mirror_votes = torch.zeros(2, device=self.device)  # `mirror` vote sum and views since the last test
-        self.mirror_flips: list[int] = []                        # steps after which the depth sign was flipped
+        self.mirror = mirror.MirrorTest(self.device)             # the vote since the last test and the flips
         self.fwd = self.model
         if self.world > 1:
             self.fwd = torch.nn.parallel.DistributedDataParallel(self.model, find_unused_parameters=True)
@@ -146,7 +138,7 @@ class Run:
         state = {"config": dataclasses.asdict(self.cfg), "model": self.model.state_dict(),
                  "optimizer": self.opt.state_dict(), "step": self.step, "pseudo": self.pseudo,
                  "pseudo_ready": self.pseudo_ready, "rng": checkpoints.rng_state(), "grad_norm": self.grad_norm,
-                 "mirror_votes": self.mirror_votes, "mirror_flips": list(self.mirror_flips)}
+                 **self.mirror.state()}
         checkpoints.write_checkpoint(state, self.ckpt.parent, self.step, self.cfg.keep_checkpoints, CKPT_KEYS)
 
     def try_resume(self, restart_if_unreadable: bool = False) -> bool:
@@ -181,8 +173,7 @@ class Run:
         checkpoints.load_states(path, state, self.model, self.opt)
         self.step, self.pseudo, self.pseudo_ready = state["step"], state["pseudo"], state["pseudo_ready"]
         self.grad_norm = state.get("grad_norm", self.grad_norm).to(self.device)   # absent before mv_grad_clip
-        self.mirror_votes = state.get("mirror_votes", self.mirror_votes).to(self.device)
-        self.mirror_flips = [int(s) for s in state.get("mirror_flips", [])]
+        self.mirror.load(state)
         checkpoints.set_rng_state(state["rng"])
         if self.verbose:
             print(f"[weakpose] resumed {path} at step {self.step}")
@@ -281,30 +272,10 @@ class Run:
             self.grad_norm = weak.clip_gradient(self.model.parameters(), self.grad_norm, self.cfg)
         self.opt.step()
         self.step += 1
-        if "vote" in terms:
-            self.mirror_votes = self.mirror_votes + terms.pop("vote")
-            if (self.step - pretrain_steps(self.cfg)) % self.cfg.mirror_test_every == 0:
-                self.mirror_test()
+        if "vote" in terms:  # the mirror test of `weakpose.mirror` (config mirror_test_every)
+            self.mirror.add(terms.pop("vote"), self.step - pretrain_steps(self.cfg), self.model, self.opt, self.cfg,
+                            self.world, self.verbose)
         return terms
-
-    def mirror_test(self) -> bool:
-        """The mirror test of formulation ours (`weakpose.mirror`): when the mean handedness vote of the views
-        since the last test is below -``mirror_test_margin``, negate the depth layer and its Adam moments. One host
-        sync per test. Returns whether it flipped."""
-        votes = self.mirror_votes.clone()
-        if self.world > 1:
-            torch.distributed.all_reduce(votes)
-        mean = float(votes[0] / votes[1].clamp_min(1.0))
-        flip = mean < -self.cfg.mirror_test_margin
-        if flip:
-            mirror.flip_depth_sign(self.model, self.opt)
-            self.mirror_flips.append(self.step)
-        if self.verbose and (flip or mean < 0):
-            print(f"[weakpose] mirror test at step {self.step}: mean handedness vote {mean:+.3f} over "
-                  f"{int(votes[1])} views (flip below {-self.cfg.mirror_test_margin:+.2f}): "
-                  f"{'depth sign flipped' if flip else 'kept'}", flush=True)
-        self.mirror_votes = torch.zeros_like(self.mirror_votes)
-        return flip
 
     # --------------------------------------------------------------------------------- the loop
     @locked
@@ -362,8 +333,8 @@ class Run:
         test = Eval3D(self.data[cfg.eval_on], split)
         df, summary = evaluate(self.model, test, self.bone_mm, self.device, cfg.input_size, cfg.eval_batch,
                                cfg.eval_max_samples, cfg.channels_last, pck=cfg.eval_on == "I")
-        extra = {"mirror_flips": list(self.mirror_flips)} if cfg.mirror_test_every and cfg.mv else {}
-        summary = run_summary(cfg, split, self.step, summary, **extra)
+        summary = run_summary(cfg, split, self.step, summary,
+                              **({"mirror_flips": self.mirror.flips} if cfg.mirror_test_every and cfg.mv else {}))
         if self.rank == 0 and write:
             write_atomic(self.out / "per_sample.csv", df.to_csv(index=False))
             write_atomic(self.out / "metrics.json", json.dumps(summary, indent=1))
