@@ -33,6 +33,7 @@ depths each group is its own 'network'; the trainer negates its depth head on th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import platform
@@ -46,7 +47,7 @@ from weakpose import geometry, losses, metrics, mirror, skeleton
 from weakpose.config import make_run_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from objective_ladder import at_input_size, load_groups  # noqa: E402
+from objective_ladder import at_input_size, load_groups, pick_variants  # noqa: E402
 
 D = torch.diag(torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64))
 
@@ -63,7 +64,6 @@ VARIANTS: dict[str, tuple[str, dict]] = {
 def variant_config(name: str, profile: str = "cpu", seed: int = 0):
     form, over = VARIANTS[name]
     cfg = make_run_config(profile, formulation=form, seed=seed, sup2d="M", mv="H")
-    import dataclasses
     return dataclasses.replace(cfg, **over)
 
 
@@ -261,10 +261,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     args.noise = [s for s in args.noise.split(",") if s]
     args.leans = [float(x) for x in args.leans.split(",") if x]
-    args.variants = [v for v in args.variants.split(",") if v]
-    for v in args.variants:
-        if v not in VARIANTS:
-            raise SystemExit(f"unknown variant {v!r}; known: {sorted(VARIANTS)}")
+    args.variants = pick_variants(args.variants, VARIANTS)
     res = run(args)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

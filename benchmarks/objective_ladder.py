@@ -83,6 +83,15 @@ VARIANTS: dict[str, dict] = {
 QUICK_VARIANTS = ("literal", "hinge100+b3")
 
 
+def pick_variants(spec: str, known) -> list[str]:
+    """The comma-separated variant names of ``spec``, each one of ``known`` (else SystemExit naming it)."""
+    names = [v for v in spec.split(",") if v]
+    for v in names:
+        if v not in known:
+            raise SystemExit(f"unknown variant {v!r}; known: {sorted(known)}")
+    return names
+
+
 def variant_params(name: str, overrides: dict | None = None) -> dict:
     p = {**DEFAULT, **VARIANTS[name], **(overrides or {})}
     return p
@@ -404,10 +413,7 @@ def main(argv=None):
     args.sizes = [int(s) for s in args.sizes.split(",")]
     args.noise = [float(s) for s in args.noise.split(",")]
     args.disc_errors = [s for s in args.disc_errors.split(",") if s]
-    args.variants = [v for v in args.variants.split(",") if v]
-    for v in args.variants:
-        if v not in VARIANTS:
-            raise SystemExit(f"unknown variant {v!r}; known: {sorted(VARIANTS)}")
+    args.variants = pick_variants(args.variants, VARIANTS)
     res = run(args)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -211,8 +211,8 @@ class TrainConfig:
 TERM_FIELDS: dict[str, str] = {
     "psi": "depth", "sup3d_subjects": "depth",
     "known_R": "mc", "alpha": "mc", "mc_distance": "mc", "detach_2d_3d": "mc", "free_unlabelled_2d": "mc",
-    "invalid_views": "mc", "hinge_margin": "mc", "mv_grad_clip": "mc", "mirror_test_every": "mc", "mirror_test_terms": "mc",
-    "mirror_test_margin": "mc", "pseudo_labels": "mc", "pseudo_tau": "mc",
+    "invalid_views": "mc", "hinge_margin": "mc", "mv_grad_clip": "mc", "pseudo_labels": "mc", "pseudo_tau": "mc",
+    "mirror_test_every": "mc", "mirror_test_terms": "mc", "mirror_test_margin": "mc",
     "beta": "limb", "validity_weight": "validity",
     "chirality_weight": "chirality", "chirality_margin": "chirality", "chirality_terms": "chirality",
     "foreshortening_weight": "foreshortening", "foreshortening_margin": "foreshortening",

@@ -1,5 +1,5 @@
-"""The mirror test of formulation ours: a periodic vote on the handedness of the multi-view poses, and the exact
-flip of the network's depth sign when the vote says the bodies are mirrored.
+"""The mirror test (config ``mirror_test_every``; off in both formulations): a periodic vote on the handedness of
+the multi-view poses, and the exact flip of the network's depth sign when the vote says the bodies are mirrored.
 
 Why (docs/weak-supervision.md, `benchmarks/mirror_rung.py`): with eq. 10's fitted rotations, the views of a group
 all mirrored in depth about their own pelvis (z^r -> -z^r) are exactly as consistent as the truth (two mirrors
@@ -7,8 +7,8 @@ differ by the proper rotation D R D, D = diag(1, 1, -1)), and L_B is mirror-symm
 `losses.chirality_loss` break the symmetry, but only on the joints they hinge (nose, knees): a mirrored body clears
 them by moving those joints alone along their rays, which costs little L_MC, and descent then stays in the mirror's
 basin. The test therefore votes with handedness signals the loss does NOT hinge (the elbows by default: they bend
-forwards, right on 93-96 % of the synthetic H poses): a mirrored body has no reason to fake them. When the vote of
-the last ``mirror_test_every`` main steps is negative, the depth layer (`PoseNet.depth`, a 1x1 conv whose output
+forwards, right on 93-96 % of the synthetic H poses): a mirrored body has no reason to fake them. When the mean vote
+of the last ``mirror_test_every`` main steps is below -``mirror_test_margin``, the depth layer (`PoseNet.depth`, a 1x1 conv whose output
 enters eq. 5 linearly) and its Adam first moments are negated: every prediction's z^r changes sign exactly, the 2D
 is untouched, and L_MC and L_B keep their values (up to perspective), so training continues from the mirror image
 of itself.
