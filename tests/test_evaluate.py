@@ -40,6 +40,23 @@ def test_scoring_a_perfect_prediction(twin):
     assert df["mpjpe_gtroot"].max() < 1e-6 and df["p_mpjpe"].max() < 1e-6 and df["mpjpe_2d_px"].max() < 1e-3
     assert (df["mpjpe"] > 1e-3).any() and df["n_mpjpe"].max() < 1e-6 <= df["mpjpe"].min() + 1e-6
     assert (df["pck_gtroot"] == 100).all() and np.allclose(df["mpjpe_2d_px256"], df["mpjpe_2d_px"] * 4)
+    curve = [f"{evaluate.CURVE}pck_gtroot@{t:g}" for t in range(0, 151, 5)]
+    assert (df[curve[0]] == 0).all() and (df[curve[1:]] == 100).all().all()
+
+
+def test_evaluate_on_i_summarises_the_pck_curve_and_keeps_per_sample_scalars(twin):
+    torch.manual_seed(0)
+    cfg = make_config("smoke")
+    model = PoseNet.from_config(cfg)
+    bone_mm = torch.tensor(twin.meta["bone_stats"]["mean_mm"], dtype=torch.float64)
+    df, summary = evaluate.evaluate(model, Eval3D(twin, "test"), bone_mm, "cpu", cfg.input_size, max_samples=6, pck=True)
+    assert not [c for c in df.columns if c.startswith(evaluate.CURVE)]          # per_sample.csv: scalars only
+    c = summary["pck_curve"]
+    assert c["threshold_mm"] == [float(t) for t in range(0, 151, 5)] and len(c["pck"]) == len(c["pck_gtroot"]) == 31
+    assert c["pck"][-1] == pytest.approx(summary["pck"]) and np.mean(c["pck"]) == pytest.approx(summary["auc"])
+    assert np.mean(c["pck_gtroot"]) == pytest.approx(summary["auc_gtroot"])
+    _, plain = evaluate.evaluate(model, Eval3D(twin, "test"), bone_mm, "cpu", cfg.input_size, max_samples=6)
+    assert "pck_curve" not in plain and "pck" not in plain
 
 
 def test_evaluate_and_infer_on_a_model(twin):

@@ -39,13 +39,19 @@ def test_modes_of_the_rows():
     assert [mode["table1"][n] for n in tables.TABLE1] == ["fs", "ws+r", "ws", "2d", "ws+r", "ws", "ws", "ws", "ws", "ws+r", "ws"]
     assert mode["table2"] == {"FS H": "fs", "FS H+I+Q": "fs+mv", "semi H": "semi", "semi H+I+Q": "semi",
                               "WS H": "ws", "WS H+I+Q": "ws"}
-    assert mode["table3"] == {"FS H+I+Q": "fs+mv", "semi H+I+Q": "semi", "WS H+I+Q": "ws", "WS+R H+I+Q": "ws+r"}
+    assert mode["table3"] == {"FS H+I+Q": "fs+mv", "semi H+I+Q": "semi", "WS H+I+Q": "ws", "WS+R H+I+Q": "ws+r",
+                              "2d-only M": "2d", "2d-only H+M": "2d"}
     assert tables.row_config("table2", "semi H", "smoke").sup3d_subjects == ("S1",)
-    for name in tables.TABLE3:  # Table 3 = Table 2's H+I+Q models evaluated on I
+    assert tables.TABLE3_EXTRA == ("2d-only M", "2d-only H+M") and tables.EXTRA[3] == tables.TABLE3_EXTRA
+    for name in tables.TABLE3:  # Table 3 = Table 2's H+I+Q models evaluated on I, and the flat poses of their 2D
         c3 = tables.row_config("table3", name, "smoke")
-        assert c3.eval_on == "I" and c3.mv == "H+I+Q"
+        assert c3.eval_on == "I" and c3.mv == ("" if name in tables.TABLE3_EXTRA else "H+I+Q")
         if name in tables.TABLE2:
             assert dataclasses.replace(c3, eval_on="H") == tables.row_config("table2", name, "smoke")
+    # the WS rows' flat pose on I is Table 1's 2D-only model evaluated on I (the runner reuses it, no training)
+    assert dataclasses.replace(tables.row_config("table3", "2d-only M", "smoke"), eval_on="H") == \
+        tables.row_config("table1", "2d-only M/-/-", "smoke")
+    assert tables.row_config("table3", "2d-only H+M", "smoke").sup2d == "H+M"
 
 
 def test_published_rows_point_at_our_rows():

@@ -53,6 +53,16 @@ def test_pck_strict_threshold(gt):
     np.testing.assert_allclose(M.auc(pred, gt), 100 * (12 * 30 + 1) / (14 * 31))
 
 
+def test_pck_curve_is_the_pck_at_each_threshold_and_its_mean_the_auc(gt, rng):
+    pred = gt + rng.normal(scale=60, size=gt.shape)
+    curve = M.pck_curve(pred, gt)
+    assert curve.shape == (6, 31) and (np.diff(curve, axis=1) >= 0).all()   # more joints below a larger threshold
+    np.testing.assert_allclose(curve[:, -1], M.pck(pred, gt))
+    np.testing.assert_allclose(curve[:, 10], M.pck(pred, gt, threshold=50.0))
+    np.testing.assert_allclose(curve.mean(1), M.auc(pred, gt))
+    assert (curve[:, 0] == 0).all()                                         # nothing strictly below 0 mm
+
+
 def test_npck_at_least_pck_for_scaled(gt):
     pred = gt - gt[:, :1]
     pred = 1.5 * pred

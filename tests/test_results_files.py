@@ -73,3 +73,31 @@ def test_committed_table1_rows_are_rows_of_the_current_cpu_profile():
         for form in formulations_of(cfg):
             found.add((row, form, cfg.seed))
     assert COMMITTED <= found, sorted(COMMITTED - found)
+
+
+def _committed_rows(table: str) -> set:
+    """(row, formulation, seed) of every run folder under results/<table>/ with config.json and metrics.json, each
+    checked to be exactly a row of the current cpu profile."""
+    found = set()
+    for d in sorted((RESULTS / table).iterdir()) if (RESULTS / table).is_dir() else []:
+        assert (d / "metrics.json").is_file(), f"{d} has no metrics.json"
+        cfg = config_from_dict(json.loads((d / "config.json").read_text()))
+        row = match_rows(cfg).get(table)
+        assert cfg.profile == "cpu" and row, f"{d.name} is no {table} row of the current cpu profile"
+        found |= {(row, form, cfg.seed) for form in formulations_of(cfg)}
+    return found
+
+
+def test_every_row_of_tables_2_and_3_is_committed_for_seeds_0_and_1():
+    """Tables 2 and 3: every row of ours (tables.TABLE2 / TABLE3, Table 3's flat poses included) at seeds 0 and 1,
+    and the weakly-supervised rows under the paper's literal formulation at seed 0."""
+    from weakpose.tables import TABLE2, TABLE3
+    for table, rows, literal in (("table2", TABLE2, ("WS H", "WS H+I+Q")), ("table3", TABLE3, ("WS H+I+Q",))):
+        want = {(r, "ours", s) for r in rows for s in (0, 1)} | {(r, "paper", 0) for r in literal}
+        found = _committed_rows(table)
+        assert want <= found, f"{table}: missing {sorted(want - found)}"
+        for d in (RESULTS / table).iterdir():  # Table 3 evaluates on I, with the PCK curve its figure draws
+            m = json.loads((d / "metrics.json").read_text())
+            assert m["eval_on"] == ("I" if table == "table3" else "H")
+            if table == "table3":
+                assert len(m["pck_curve"]["pck"]) == 31 and abs(m["pck_curve"]["pck"][-1] - m["pck"]) < 1e-6

@@ -62,7 +62,8 @@ def evaluate(model, dataset, mean_bone_mm, device, input_size: int, batch_size: 
     Returns a per-sample DataFrame (subject, action, every metric) and a summary dict of means. Metrics:
     mpjpe / n_mpjpe / p_mpjpe with the eq. 12 scale; the same with the ground-truth root depth (suffix _gtroot:
     s* = z_root_gt / z-hat_root); mpjpe_2d_px in input px and mpjpe_2d_px256 rescaled to a 256 px crop; with
-    ``pck`` also the 3DHP pck / npck / auc (both variants). Ground truth is ``joints3d``, or the dataset's
+    ``pck`` also the 3DHP pck / npck / auc (both variants) and the summary's ``pck_curve`` (PCK at each of the AUC's
+    thresholds, both variants; per_sample.csv keeps only the scalars). Ground truth is ``joints3d``, or the dataset's
     ``extra/univ_joints3d.npy`` when present (real MPI-INF-3DHP: univ_annot3, as the official protocol).
     """
     model.eval()
@@ -82,11 +83,20 @@ def evaluate(model, dataset, mean_bone_mm, device, input_size: int, batch_size: 
         gt = batch["joints3d"].double() if univ is None else torch.from_numpy(np.asarray(univ[batch["row"].numpy()])).double()
         rows.append(_score(p, gt, batch, input_size, pck))
     df = pd.concat(rows, ignore_index=True)
+    curve = [c for c in df.columns if c.startswith(CURVE)]
+    curves, df = df[curve], df.drop(columns=curve)
     summary = {k: float(np.nanmean(df[k])) for k in df.columns if k not in ("subject", "action", "valid")}
+    if curve:  # PCK against the threshold, the curve under the AUC (the notebook's Table-3 figure)
+        summary["pck_curve"] = {"threshold_mm": [float(t) for t in metrics.AUC_THRESHOLDS_MM],
+                                **{v: [float(np.nanmean(curves[f"{CURVE}{v}@{t:g}"])) for t in metrics.AUC_THRESHOLDS_MM]
+                                   for v in ("pck", "pck_gtroot")}}
     summary["valid_fraction"] = float(df["valid"].mean())
     summary["num_samples"] = int(len(df))
     model.train()
     return df, summary
+
+
+CURVE = "curve:"  # prefix of the per-threshold PCK columns `_score` adds and `evaluate` folds into pck_curve
 
 
 def _score(p: dict, gt: torch.Tensor, batch: dict, input_size: int, pck: bool) -> pd.DataFrame:
@@ -106,6 +116,8 @@ def _score(p: dict, gt: torch.Tensor, batch: dict, input_size: int, pck: bool) -
         for suffix, P in (("", pred), ("_gtroot", pred_star)):
             m["pck" + suffix], m["npck" + suffix] = metrics.pck(P, gt), metrics.npck(P, gt)
             m["auc" + suffix] = metrics.auc(P, gt)
+            for t, col in zip(metrics.AUC_THRESHOLDS_MM, metrics.pck_curve(P, gt).T):
+                m[f"{CURVE}pck{suffix}@{t:g}"] = col
     return pd.DataFrame(m)
 
 

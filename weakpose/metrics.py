@@ -77,12 +77,18 @@ def npck(pred, gt, threshold: float = PCK_THRESHOLD_MM, joints=skeleton.PCK14, r
     return _pck_from_errors(_joint_errors(_nscale(p, g)[:, None, None] * p, g), joints, threshold)
 
 
+def pck_curve(pred, gt, thresholds=AUC_THRESHOLDS_MM, joints=skeleton.PCK14, root: int = skeleton.PELVIS
+              ) -> np.ndarray:
+    """PCK (percent) of each sample at each threshold: (N, len(thresholds)); the curve whose mean is `auc`."""
+    p, g = _root_relative(pred, gt, root)
+    err = _joint_errors(p, g)
+    return np.stack([_pck_from_errors(err, joints, th) for th in thresholds], axis=-1)
+
+
 def auc(pred, gt, joints=skeleton.PCK14, root: int = skeleton.PELVIS) -> np.ndarray:
     """3DHP AUC (percent): mean of PCK over thresholds 0:5:150 mm (31 values, strict <). A perfect prediction
     scores 100 * 30 / 31 because nothing is strictly below 0 mm."""
-    p, g = _root_relative(pred, gt, root)
-    err = _joint_errors(p, g)
-    return np.mean([_pck_from_errors(err, joints, th) for th in AUC_THRESHOLDS_MM], axis=0)
+    return pck_curve(pred, gt, AUC_THRESHOLDS_MM, joints, root).mean(-1)
 
 
 def mpjpe_2d(pred, gt, visible=None) -> np.ndarray:

@@ -56,7 +56,13 @@ TABLE3: dict[str, dict] = {
     "semi H+I+Q": {**TABLE2["semi H+I+Q"], "eval_on": "I"},
     "WS H+I+Q": {**TABLE2["WS H+I+Q"], "eval_on": "I"},
     "WS+R H+I+Q": {**TABLE2["WS H+I+Q"], "known_R": True, "eval_on": "I"},
+    # Not in the paper: the flat pose (no depth) of each row's own 2D model on I, the trivial baseline every learned
+    # row is compared with: Table 1's 2D-only M model (the WS rows' 2D), and the same for H+M (FS and semi's 2D).
+    "2d-only M": dict(sup2d="M", mv="", eval_on="I"),
+    "2d-only H+M": dict(sup2d="H+M", mv="", eval_on="I"),
 }
+TABLE3_EXTRA = ("2d-only M", "2d-only H+M")
+EXTRA = {1: TABLE1_EXTRA, 2: (), 3: TABLE3_EXTRA}
 ROWS = {"table1": TABLE1, "table2": TABLE2, "table3": TABLE3}
 
 
@@ -219,7 +225,11 @@ def _ours(n: int, ours: pd.DataFrame, name: str, gtroot: bool = False) -> list[d
     return out
 
 
-def _extra_table1(name: str) -> dict:
+def _extra_row(n: int, name: str) -> dict:
+    """The label columns of one of our rows the paper does not print (`EXTRA`)."""
+    if n == 3:
+        return {"section": "Baselines (not in the paper)", "method": f"flat pose of the 2D model ({ROWS['table3'][name]['sup2d']})",
+                "row": name}
     row = TABLE1[name]
     return {"method": "WS" + (" + R" if row["known_R"] else "") + ("" if row["use_heatmap_loss"] else " without L_H"),
             "2D": row["sup2d"], "3D": row["sup3d"] or "-", "MV": row["mv"] or "-", "row": name}
@@ -228,7 +238,7 @@ def _extra_table1(name: str) -> dict:
 def paper_table(n: int, ours: pd.DataFrame | None = None) -> pd.DataFrame:
     """Table n laid out like the paper (sections, peers' rows, the paper's own rows), with each of our runs as a
     row right under the paper's row it reproduces (``source`` "ours (<source>, <profile>)") and our extra rows
-    (Table 1's "without L_H") at the end. Metric columns are numbers, NaN where nothing is reported; ``note`` says
+    (Table 1's "without L_H", Table 3's flat poses: `EXTRA`) at the end. Metric columns are numbers, NaN where nothing is reported; ``note`` says
     which cells the paper prints as 'n/a' and how many runs an 'ours' row averages."""
     raw, num = published(n, raw=True), published(n)
     keys = [c for c in raw.columns if c not in ("row", "gtroot", "source", *METRICS[n])]
@@ -241,10 +251,9 @@ def paper_table(n: int, ours: pd.DataFrame | None = None) -> pd.DataFrame:
             for o in _ours(n, ours, p["row"], bool(p.get("gtroot", False))):
                 out.append({**{k: p[k] for k in keys}, **o["values"], "source": o["label"], "row": p["row"],
                             "note": o["note"]})
-    if n == 1:
-        for name in TABLE1_EXTRA:
-            for o in _ours(1, ours, name):
-                out.append({**_extra_table1(name), **o["values"], "source": o["label"], "note": o["note"]})
+    for name in EXTRA[n]:
+        for o in _ours(n, ours, name):
+            out.append({**_extra_row(n, name), **o["values"], "source": o["label"], "note": o["note"]})
     return pd.DataFrame(out, columns=[*keys, *METRICS[n], "source", "row", "note"])
 
 
@@ -252,20 +261,19 @@ def side_by_side(n: int, ours: pd.DataFrame | None = None) -> pd.DataFrame:
     """The paper's own rows of Table n, three things side by side per metric: the published number "<metric>
     (paper)", ours "<metric> (ours (<source>, <profile>))" with its standard deviation over seeds "<metric> sd
     (...)" and number of seeds "seeds (...)", and the literal formulation trained by us, "(literal (...))", the
-    same way; one line per row (Table 1's extra rows included)."""
+    same way; one line per row (the `EXTRA` rows included)."""
     num = published(n)
     own = num[num["row"] != ""]
     has_row = set(ours.loc[ours[f"row_table{n}"] != "", "label"]) if ours is not None and not ours.empty else set()
     labels = sorted(has_row, key=lambda lab: (lab.startswith("literal"), lab))  # ours before literal
     wanted = [(p["row"], bool(p.get("gtroot", False)), p) for _, p in own.iterrows()]
-    if n == 1:
-        wanted += [(name, False, None) for name in TABLE1_EXTRA]
+    wanted += [(name, False, None) for name in EXTRA[n]]
     lines = []
     for row, gt, p in wanted:
-        line = {"row": row + (" *" if gt else ""),
-                "method": p["method"] if p is not None else _extra_table1(row)["method"]}
+        extra = _extra_row(n, row) if p is None else {}
+        line = {"row": row + (" *" if gt else ""), "method": p["method"] if p is not None else extra["method"]}
         if n > 1:
-            line["section"] = p["section"].split(" - ")[0]
+            line["section"] = (p["section"] if p is not None else extra["section"]).split(" - ")[0]
         found = {o["label"]: o for o in _ours(n, ours, row, gt)}
         for c in METRICS[n]:
             line[f"{c} (paper)"] = p[c] if p is not None else np.nan
