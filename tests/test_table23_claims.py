@@ -31,3 +31,15 @@ def test_claims_hold_fail_or_are_missing_from_the_numbers_over_shared_seeds():
     assert out.loc["PCK FS >= semi", "status"] == "does not hold"                    # 80 < 82
     assert out.loc["I+Q lowers WS (69.1 -> 67.4)", "status"] == "missing"
     assert tc.check_claims(df, "paper")["status"].eq("missing").all()                # no literal run at all
+
+
+def test_a_flat_pose_claim_reads_its_reference_from_table_1_or_from_the_table_3_baselines():
+    df = pd.DataFrame([{**_line("WS H", 0, 150, 140), "row_table1": "WS M/-/H", "p_mpjpe": 100.0},
+                       {**_line("", 0, 280, 270), "row_table1": "2d-only M/-/-", "p_mpjpe": 190.0},
+                       {**_line("", 0, 0, 0, row3="WS H+I+Q", pck=40), "row_table1": ""},
+                       {**_line("", 0, 0, 0, row3="2d-only M", pck=45), "row_table1": ""}])
+    out = tc.check_claims(df).set_index("claim")
+    assert out.loc["WS below its flat pose (P-MPJPE, H)", "status"] == "holds"       # 100 < 190
+    assert "190.0" in out.loc["WS below its flat pose (P-MPJPE, H)", "right"]
+    assert out.loc["WS above its flat pose (PCK)", "status"] == "does not hold"      # 40 < 45
+    assert out.loc["FS above its flat pose (PCK)", "status"] == "missing"

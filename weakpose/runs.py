@@ -106,7 +106,8 @@ def _finished(root: Path, run_id: str, exclude: Path) -> Path | None:
 
 def evaluate_checkpoint(ckpt: str | os.PathLike, cfg: TrainConfig, out_dir: str | os.PathLike) -> dict:
     """Evaluate the model of ``ckpt`` on ``cfg.eval_on`` and write config.json (``cfg``), metrics.json (with
-    ``model_from``), per_sample.csv and the model's history.csv into ``out_dir``, as a training run would."""
+    ``model_from``: the checkpoint's path relative to the results root ``out_dir/../..`` when it lies under it, else
+    absolute), per_sample.csv and the model's history.csv into ``out_dir``, as a training run would."""
     import torch
 
     from weakpose.data.loaders import Eval3D, mean_bone_mm, open_for
@@ -125,7 +126,10 @@ def evaluate_checkpoint(ckpt: str | os.PathLike, cfg: TrainConfig, out_dir: str 
     test = Eval3D(open_for(cfg, cfg.eval_on), "test")
     df, summary = evaluate(model, test, mean_bone_mm(cfg), device, cfg.input_size, cfg.eval_batch, cfg.eval_max_samples,
                            cfg.channels_last, pck=cfg.eval_on == "I")
-    summary = run_summary(cfg, "test", int(state["step"]), summary, model_from=str(ckpt))
+    root = out.parent.parent.resolve()  # model_from: relative to the results root where the model lies under it
+    src = ckpt.resolve()
+    summary = run_summary(cfg, "test", int(state["step"]), summary,
+                          model_from=str(src.relative_to(root)) if src.is_relative_to(root) else str(src))
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
     shutil.copy2(ckpt.parent.parent / "history.csv", out / "history.csv")
@@ -142,7 +146,8 @@ def checkpoint_of(out_dir: str | os.PathLike) -> Path | None:
         return own
     m = out / "metrics.json"
     src = json.loads(m.read_text()).get("model_from") if m.is_file() else None
-    return Path(src) if src and Path(src).is_file() else None
+    src = out.parent.parent / src if src else None   # relative to the results root (an absolute path stays)
+    return src if src and src.is_file() else None
 
 
 def newest_checkpoint(results_root: str | os.PathLike) -> Path | None:

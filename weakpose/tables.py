@@ -287,6 +287,33 @@ def side_by_side(n: int, ours: pd.DataFrame | None = None) -> pd.DataFrame:
     return pd.DataFrame(lines)
 
 
+def pck_curves(ours: pd.DataFrame, formulation: str = "ours") -> pd.DataFrame:
+    """Table 3's PCK against the threshold: one line per row of ours (mean over its seeds) with the curve of its
+    metrics.json (``pck_curve``; the `*` variant for the paper's `*` rows), its AUC and, where the paper prints one,
+    its PCK at 150 mm. Columns: row, variant ("" | "*"), seeds, auc, paper_pck, then one column per threshold (mm)."""
+    lines = []
+    sel = ours[(ours.get("row_table3", "") != "") & (ours["formulation"] == formulation)] if len(ours) else ours
+    pub = published(3)
+    for name in ROWS["table3"]:
+        runs = sel[sel["row_table3"] == name].drop_duplicates("run_id") if len(sel) else sel
+        curves = {}
+        for d in runs["run_dir"] if len(runs) else []:
+            c = json.loads((Path(d) / "metrics.json").read_text()).get("pck_curve")
+            if c:
+                curves[d] = c
+        if not curves:
+            continue
+        printed = pub[pub["row"] == name]          # the paper's lines of this row: plain and / or '*'
+        for gt in sorted(set(printed["gtroot"])) or [False]:
+            mean = np.mean([c["pck_gtroot" if gt else "pck"] for c in curves.values()], axis=0)
+            th = next(iter(curves.values()))["threshold_mm"]
+            p = printed.loc[printed["gtroot"] == gt, "PCK"]
+            lines.append({"row": name, "variant": "*" if gt else "", "seeds": len(curves), "auc": float(np.mean(mean)),
+                          "paper_pck": float(p.iloc[0]) if len(p) else np.nan,
+                          **{float(t): float(m) for t, m in zip(th, mean)}})
+    return pd.DataFrame(lines)
+
+
 def to_markdown(df: pd.DataFrame, digits: int = 1) -> str:
     """A GitHub Markdown table (numbers to ``digits`` decimals, NaN as '-')."""
     def cell(v):

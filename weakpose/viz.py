@@ -165,6 +165,28 @@ def bar_compare(df: pd.DataFrame, label_col: str, columns: list[str], title: str
     return fig
 
 
+def pck_curve_figure(curves: pd.DataFrame, title: str = "") -> Figure:
+    """PCK (%) against the threshold (mm), one line per row of `tables.pck_curves` (legend: its AUC), and the
+    paper's PCK at 150 mm as a marker of the same colour (the paper prints no curve and no AUC)."""
+    fig = new_figure(7.0, 4.2)
+    ax = fig.add_subplot(1, 1, 1)
+    for k, (_, r) in enumerate(curves.iterrows()):
+        th = [c for c in curves.columns if isinstance(c, float)]
+        colour = PALETTE[k % len(PALETTE)]
+        name = f"{r['row']}{' *' if r['variant'] else ''}"
+        ax.plot(th, [r[t] for t in th], color=colour, label=f"ours {name} (AUC {r['auc']:.1f}, {r['seeds']} seeds)")
+        if np.isfinite(r["paper_pck"]):
+            ax.plot([150.0], [r["paper_pck"]], marker="*", ms=11, color=colour, ls="none",
+                    label=f"paper {name}: PCK {r['paper_pck']:.1f}")
+    ax.set_xlabel("threshold (mm)")
+    ax.set_ylabel("PCK (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=6, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
 # ----------------------------------------------------------------------------------------------- multi-view groups
 def align_views(poses: np.ndarray, conf: np.ndarray | None = None) -> np.ndarray:
     """Eq. 10: every view's pose (C, J, 3) rigidly aligned onto the first view's, weighted by phi_c phi_0
