@@ -48,8 +48,7 @@ def view_stats(model, cfg, key: str, n: int, batch: int = 50) -> dict[str, float
         if labelled:
             gt, vis = res["gt2d"], res["vis2d"]
         else:  # the twin's hidden 2D (stored crop px), mapped to input px by the same affine as the labels
-            A = identity_affines(len(chunk), ds.crop_size, float(ds.meta["crop_margin"]), cfg.input_size, "cpu")
-            gt = transform_points(A, torch.from_numpy(np.asarray(np.load(hidden, mmap_mode="r")[chunk], np.float64))).numpy()
+            gt = input_px(ds, cfg, np.load(hidden, mmap_mode="r")[chunk])
             vis = np.ones(gt.shape[:2], bool)
         d = np.linalg.norm(res["uv"] - gt, axis=-1)
         err.append((d * vis).sum(1) / np.maximum(vis.sum(1), 1))
@@ -57,6 +56,12 @@ def view_stats(model, cfg, key: str, n: int, batch: int = 50) -> dict[str, float
     err, conf = np.concatenate(err) * 256.0 / cfg.input_size, np.concatenate(conf)
     return {f"{key} px256": float(err.mean()), f"{key} phi": float(conf.mean()),
             f"{key} phi>tau": float((conf > cfg.pseudo_tau).mean()), f"{key} labels": "2D" if labelled else "hidden"}
+
+
+def input_px(ds, cfg, joints2d) -> np.ndarray:
+    """Stored-crop 2D points (N, J, 2) in the network input's px: the affine `evaluate.infer` applies to the labels."""
+    A = identity_affines(len(joints2d), ds.crop_size, float(ds.meta["crop_margin"]), cfg.input_size, "cpu")
+    return transform_points(A, torch.from_numpy(np.asarray(joints2d, np.float64))).numpy()
 
 
 def default_runs(results: Path, seeds=(0, 1)) -> list[Path]:
