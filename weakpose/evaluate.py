@@ -87,8 +87,9 @@ def evaluate(model, dataset, mean_bone_mm, device, input_size: int, batch_size: 
     curves, df = df[curve], df.drop(columns=curve)
     summary = {k: float(np.nanmean(df[k])) for k in df.columns if k not in ("subject", "action", "valid")}
     if curve:  # PCK against the threshold, the curve under the AUC (the notebook's Table-3 figure)
-        summary["pck_curve"] = {"threshold_mm": [float(t) for t in metrics.AUC_THRESHOLDS_MM],
-                                **{v: [float(np.nanmean(curves[f"{CURVE}{v}@{t:g}"])) for t in metrics.AUC_THRESHOLDS_MM]
+        th = metrics.AUC_THRESHOLDS_MM
+        summary["pck_curve"] = {"threshold_mm": [float(t) for t in th],
+                                **{v: [float(np.nanmean(curves[f"{CURVE}{v}@{t:g}"])) for t in th]
                                    for v in ("pck", "pck_gtroot")}}
     summary["valid_fraction"] = float(df["valid"].mean())
     summary["num_samples"] = int(len(df))

@@ -228,8 +228,8 @@ def _ours(n: int, ours: pd.DataFrame, name: str, gtroot: bool = False) -> list[d
 def _extra_row(n: int, name: str) -> dict:
     """The label columns of one of our rows the paper does not print (`EXTRA`)."""
     if n == 3:
-        return {"section": "Baselines (not in the paper)", "method": f"flat pose of the 2D model ({ROWS['table3'][name]['sup2d']})",
-                "row": name}
+        return {"section": "Baselines (not in the paper)", "row": name,
+                "method": f"flat pose of the 2D model ({ROWS['table3'][name]['sup2d']})"}
     row = TABLE1[name]
     return {"method": "WS" + (" + R" if row["known_R"] else "") + ("" if row["use_heatmap_loss"] else " without L_H"),
             "2D": row["sup2d"], "3D": row["sup3d"] or "-", "MV": row["mv"] or "-", "row": name}
@@ -238,8 +238,9 @@ def _extra_row(n: int, name: str) -> dict:
 def paper_table(n: int, ours: pd.DataFrame | None = None) -> pd.DataFrame:
     """Table n laid out like the paper (sections, peers' rows, the paper's own rows), with each of our runs as a
     row right under the paper's row it reproduces (``source`` "ours (<source>, <profile>)") and our extra rows
-    (Table 1's "without L_H", Table 3's flat poses: `EXTRA`) at the end. Metric columns are numbers, NaN where nothing is reported; ``note`` says
-    which cells the paper prints as 'n/a' and how many runs an 'ours' row averages."""
+    (Table 1's "without L_H", Table 3's flat poses: `EXTRA`) at the end. Metric columns are numbers, NaN where
+    nothing is reported; ``note`` says which cells the paper prints as 'n/a' and how many runs an 'ours' row
+    averages."""
     raw, num = published(n, raw=True), published(n)
     keys = [c for c in raw.columns if c not in ("row", "gtroot", "source", *METRICS[n])]
     out = []
