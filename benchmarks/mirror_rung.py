@@ -58,6 +58,7 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "ours": ("ours", {}),
     "ours+elbows": ("ours", {"chirality_terms": "nose+knees+elbows"}),
     "ours+test": ("ours", {"mirror_test_every": 25}),
+    "ours+basin": ("ours", {"basin_test_at": 0.25}),
 }
 
 
@@ -96,16 +97,20 @@ def slope(z: torch.Tensor, zg: torch.Tensor) -> torch.Tensor:
 
 
 def descend(cfg, uv, z0, K, mb, B, C, steps, lr, test_every=0):
+    """Adam on the free depths; with ``test_every`` the mirror test per group, with ``cfg.basin_test_at`` the
+    basin test on all groups at once (`basin_branches`). Returns (z, groups flipped)."""
     z = z0.clone().requires_grad_(True)
     opt = torch.optim.Adam([z], lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
     flips = 0
-    for s in range(steps):
-        tot, _ = objective(cfg, uv, z, K, mb, B, C)
-        opt.zero_grad()
-        tot.backward()
-        opt.step()
-        sched.step()
+    at = round(cfg.basin_test_at * steps) if cfg.basin_test_at else -1
+    s = 0
+    while s < steps:
+        if s == at:
+            z, n, flipped = basin_branches(cfg, uv, z, K, mb, B, C, opt, sched, round(cfg.basin_test_steps * steps))
+            s, flips = s + n, flips + B * flipped
+            continue
+        _descent_step(cfg, uv, z, K, mb, B, C, opt, sched)
         if test_every and (s + 1) % test_every == 0 and s + 1 < steps:
             with torch.no_grad():
                 _, pts = objective(cfg, uv, z, K, mb, B, C)
@@ -116,7 +121,51 @@ def descend(cfg, uv, z0, K, mb, B, C, steps, lr, test_every=0):
                 z[flip] = -z[flip]
                 st = opt.state[z]
                 st["exp_avg"][flip] = -st["exp_avg"][flip]
+        s += 1
     return z.detach(), flips
+
+
+def _descent_step(cfg, uv, z, K, mb, B, C, opt, sched):
+    tot, _ = objective(cfg, uv, z, K, mb, B, C)
+    opt.zero_grad()
+    tot.backward()
+    opt.step()
+    sched.step()
+
+
+def basin_branches(cfg, uv, z, K, mb, B, C, opt, sched, n):
+    """The basin test of `weakpose.basin` on free depths, all groups standing for one network: ``n`` steps as is
+    and ``n`` steps from every depth negated (with Adam's first moments), keep the branch whose objective summed
+    over all groups is lower. Returns (z of the kept branch, n, flipped)."""
+    import copy
+    start = (z.detach().clone(), copy.deepcopy(opt.state_dict()), copy.deepcopy(sched.state_dict()))
+    ends = []
+    for sign in (1.0, -1.0):
+        with torch.no_grad():
+            z.copy_(sign * start[0])
+        opt.load_state_dict(copy.deepcopy(start[1]))
+        sched.load_state_dict(copy.deepcopy(start[2]))
+        if sign < 0 and z in opt.state:
+            opt.state[z]["exp_avg"].neg_()
+        for _ in range(n):
+            _descent_step(cfg, uv, z, K, mb, B, C, opt, sched)
+        with torch.no_grad():
+            ends.append((float(objective(cfg, uv, z, K, mb, B, C)[0]), z.detach().clone(),
+                         copy.deepcopy(opt.state_dict()), copy.deepcopy(sched.state_dict())))
+    k = 1 if ends[1][0] < ends[0][0] else 0
+    with torch.no_grad():
+        z.copy_(ends[k][1])
+    opt.load_state_dict(ends[k][2])
+    sched.load_state_dict(ends[k][3])
+    return z, n, bool(k)
+
+
+def pooled_win(a: torch.Tensor, b: torch.Tensor, pool: int, seed: int, draws: int = 2000) -> float:
+    """The basin test's question pooled: over ``draws`` sets of ``pool`` groups drawn with replacement, the
+    fraction where the summed objective of ends ``a`` (B,) is below that of ends ``b`` (B,)."""
+    g = torch.Generator().manual_seed(seed + 7)
+    idx = torch.randint(0, a.shape[0], (draws, pool), generator=g)
+    return float((a[idx].sum(-1) < b[idx].sum(-1)).float().mean())
 
 
 def angle(Ra: torch.Tensor, Rb: torch.Tensor) -> torch.Tensor:
@@ -172,13 +221,14 @@ def run(args) -> dict:
                 if start == "truth":
                     row["basin:truth<mirror"] = float((ends["truth"] < ends["mirror"]).float().mean())
                     row["basin:truth<zero"] = float((ends["truth"] <= ends["zero"] + 1e-9).float().mean())
+                    row["pooled:truth<mirror"] = pooled_win(ends["truth"], ends["mirror"], args.pool, args.seed)
                 if args.verbose:
                     d = descents[-1]
                     print(f"[{time.time() - t0:6.1f}s] {vname:12s} noise {spec:8s} {start:6s} mirrored "
                           f"{d['mirrored']:.2f} P {d['p_mpjpe']:6.1f} obj {d['objective']:.4f} (truth "
                           f"{d['objective_truth']:.4f}) flips {flips}", flush=True)
     return {"meta": {"script": "benchmarks/mirror_rung.py", "argv": sys.argv[1:], "seed": args.seed, "groups": B,
-                     "views": C, "size": args.size, "steps": args.steps, "lr": args.lr, "profile": args.profile,
+                     "views": C, "size": args.size, "steps": args.steps, "lr": args.lr, "profile": args.profile, "pool": args.pool,
                      "variants": {v: VARIANTS[v] for v in args.variants}, "torch": torch.__version__,
                      "python": platform.python_version(), "seconds": round(time.time() - t0, 1)},
             "scores": scores, "descents": descents, "why": why}
@@ -216,9 +266,12 @@ def markdown(res: dict) -> str:
          "or 'E@S': E px at an S px input) of the fixed 2D. Definitions in the script's docstring.", "",
          "Variants: " + "; ".join(f"`{k}` = formulation {f} {o if o else ''}".strip() for k, (f, o) in m["variants"].items()),
          "", "## 1. Does the objective score the truth below ...? (fraction of groups)", ""]
-    keys = [k for k in res["scores"][0] if k.startswith("truth<") or k.startswith("basin:")]
+    keys = [k for k in res["scores"][0] if k.startswith(("truth<", "basin:", "pooled:"))]
     L += ["Fixed depths (the 2D noise left in); 'basin:' compares the ends of the descents (measurement 2) from the "
-          "truth and from the mirror (or zero), each group's own objective: the truth's basin below the mirror's.", "",
+          "truth and from the mirror (or zero), each group's own objective: the truth's basin below the mirror's; "
+          "'pooled:' asks the basin test's question of sets of groups: the fraction of random sets of "
+          f"{m.get('pool', 64)} groups whose summed objective at the ends from the truth is below the sum at the ends "
+          "from the mirror.", "",
           "| variant | noise | " + " | ".join(k.replace("truth<", "") for k in keys) + " |",
           "|---|---|" + "---:|" * len(keys)]
     for r in res["scores"]:
@@ -255,6 +308,8 @@ def main(argv=None):
     ap.add_argument("--leans", default="-0.55,0.55")
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--pool", type=int, default=64, help="groups pooled by the basin test (the trainer's default: "
+                    "basin_test_batches 16 x batch_mv 4 of profile cpu)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)

@@ -3,7 +3,8 @@ a trained run's own 2D (uv, phi) and K' = A K, the run's weak objective alpha L_
 own formulation: distance, invalid views, known R for WS+R) is scored for four depths per view:
 
 - ``net``: the run's predicted z^r;  ``gt``: the ground-truth z^r (same 2D);
-- ``flat``: z^r = 0;  ``mirror``: -(ground-truth z^r).
+- ``flat``: z^r = 0;  ``mirror``: -(ground-truth z^r);  ``-net``: the network's depth sign flipped (what the basin
+  test of `weakpose.basin` starts its second branch from).
 
 ``net < gt`` on most groups means the objective, given this 2D, prefers the network's answer to the true depth: the
 objective (not the optimiser) is what fails. ``gt < flat`` and ``gt < mirror`` say whether it can tell the truth
@@ -31,7 +32,7 @@ from weakpose.model import load_checkpoint
 from weakpose.runs import checkpoint_of
 from weakpose.tables import to_markdown
 
-CANDIDATES = ("net", "gt", "flat", "mirror")
+CANDIDATES = ("net", "gt", "flat", "mirror", "-net")
 
 
 def objective(cfg, uv, z, K_in, conf, bone_norm, R=None) -> float:
@@ -71,7 +72,8 @@ def score_run(run: Path, n_groups: int) -> dict:
         uv, conf = out["uv"].double(), out["conf"].double()
         zgt = losses.relative_depth_target(torch.from_numpy(np.asarray(ds.joints3d[rows], np.float64)))
         R = torch.from_numpy(np.asarray(ds.R[rows], np.float64)) if cfg.known_R else None
-        depth = {"net": out["z_rel"].double(), "gt": zgt, "flat": torch.zeros_like(zgt), "mirror": -zgt}
+        depth = {"net": out["z_rel"].double(), "gt": zgt, "flat": torch.zeros_like(zgt), "mirror": -zgt,
+                 "-net": -out["z_rel"].double()}
         for c in CANDIDATES:
             scores[c].append(objective(cfg, uv, depth[c], K_in, conf, bone_norm, R))
     s = {c: np.array(v) for c, v in scores.items()}
@@ -79,7 +81,9 @@ def score_run(run: Path, n_groups: int) -> dict:
             "sup2d": cfg.sup2d, "input": cfg.input_size, "groups": len(groups),
             **{f"obj_{c}": float(np.median(s[c])) for c in CANDIDATES},
             "net<gt": float(np.mean(s["net"] < s["gt"])), "gt<flat": float(np.mean(s["gt"] < s["flat"])),
-            "gt<mirror": float(np.mean(s["gt"] < s["mirror"]))}
+            "gt<mirror": float(np.mean(s["gt"] < s["mirror"])), "net<-net": float(np.mean(s["net"] < s["-net"])),
+            "mean_net": float(np.mean(s["net"])), "mean_-net": float(np.mean(s["-net"])),
+            "mean_gt": float(np.mean(s["gt"]))}
 
 
 def main() -> None:

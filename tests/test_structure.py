@@ -11,7 +11,7 @@ LAYERS = {
     0: ["skeleton", "config", "config_parse", "progress"],
     1: ["geometry", "camera", "data.format", "data.checksums", "data.folders", "checkpoints", "clipping", "runlock",
         "predict_checks"],
-    2: ["model", "losses", "mirror", "weak", "metrics", "data.loaders", "data.synth.twins", "data.synth.poses", "data.synth.render",
+    2: ["model", "losses", "mirror", "basin", "weak", "metrics", "data.loaders", "data.synth.twins", "data.synth.poses", "data.synth.render",
         "data.synth.crowd", "data.real.prepare", "data.real.h36m", "data.real.h36m_cameras", "data.real.mpi3dhp",
         "data.real.mpii", "data.real.mqc", "data.real.safe_npy", "tracking", "tracklet_inputs", "data.verify",
         "batches", "history"],

@@ -93,6 +93,11 @@ class TrainConfig:
     mirror_test_margin: float = 0.1  # that margin (the truth's mean elbow vote is +0.33; a near-flat pose's ~0)
     mirror_test_terms: str = "elbows"  # the handedness signals that vote ('+'-join of `CHIRALITY_KEYS`): ones the
                                        # chirality hinge does not train, so a mirrored body has not faked them
+    basin_test_at: float = 0.0    # at this fraction of the main steps, train the next basin_test_steps as is and
+                                  # with the depth sign flipped, keep the branch with the lower weak objective
+                                  # (`weakpose.basin`; 0 = off)
+    basin_test_steps: float = 0.125  # the length of each branch, as a fraction of the main steps
+    basin_test_batches: int = 16  # the fixed multi-view batches that score the branches
     mv_grad_clip: float = 0.0     # clip the gradient norm of main-stage steps with multi-view losses to this many
                                   # times its running mean (`clipping.clip_to_running_norm`; 0 = off)
     aug_scale: float = 0.2        # +-20 %
@@ -151,6 +156,9 @@ class TrainConfig:
         for name, term in TERM_FIELDS.items():
             if not on[term]:
                 object.__setattr__(self, name, _DEFAULTS[name])
+        if self.basin_test_at and not (0 < self.basin_test_steps and self.basin_test_at + self.basin_test_steps < 1):
+            raise ValueError(f"basin_test_at + basin_test_steps ({self.basin_test_at} + {self.basin_test_steps}) must "
+                             f"be a fraction of the main steps below 1, each > 0")
 
     # --- which loss terms are on: the only thing the mode decides ---
     @property
@@ -213,6 +221,7 @@ TERM_FIELDS: dict[str, str] = {
     "known_R": "mc", "alpha": "mc", "mc_distance": "mc", "detach_2d_3d": "mc", "free_unlabelled_2d": "mc",
     "invalid_views": "mc", "hinge_margin": "mc", "mv_grad_clip": "mc", "pseudo_labels": "mc", "pseudo_tau": "mc",
     "mirror_test_every": "mc", "mirror_test_terms": "mc", "mirror_test_margin": "mc",
+    "basin_test_at": "mc", "basin_test_steps": "mc", "basin_test_batches": "mc",
     "beta": "limb", "validity_weight": "validity",
     "chirality_weight": "chirality", "chirality_margin": "chirality", "chirality_terms": "chirality",
     "foreshortening_weight": "foreshortening", "foreshortening_margin": "foreshortening",
@@ -220,7 +229,8 @@ TERM_FIELDS: dict[str, str] = {
 }
 # Fields added after committed runs were written: a config.json without them means their defaults (which is what
 # those runs computed: every one of them is a switch that is off by default).
-LATER_FIELDS = ("mirror_test_every", "mirror_test_terms", "mirror_test_margin")
+LATER_FIELDS = ("mirror_test_every", "mirror_test_terms", "mirror_test_margin", "basin_test_at", "basin_test_steps",
+                "basin_test_batches")
 # Fields that never change what a run computes and may differ when it is resumed: not part of its run id.
 RUNTIME_FIELDS = ("keep_checkpoints",)
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}

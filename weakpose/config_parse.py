@@ -24,7 +24,7 @@ TRUE_WORDS = ("true", "1", "yes")
 FALSE_WORDS = ("false", "0", "no")
 # fields that must be >= 1 (sizes, cadences) and >= 0 (counts where 0 means "none" / "off" / "default")
 POSITIVE_INT = ("iterations", "batch_2d", "batch_mv", "views", "input_size", "stride", "log_every", "ckpt_every",
-                "eval_batch", "keep_checkpoints")
+                "eval_batch", "keep_checkpoints", "basin_test_batches")
 NON_NEGATIVE_INT = ("pretrain_iterations", "lr_drop_step", "num_workers", "cpu_threads", "eval_max_samples",
                     "head_channels", "feature_stride", "seed")
 POSITIVE_FLOAT = ("lr", "pretrain_lr", "temperature", "heatmap_sigma")

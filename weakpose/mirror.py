@@ -52,10 +52,11 @@ def mirror_test(model: torch.nn.Module, opt: torch.optim.Optimizer | None, votes
 
 
 class MirrorTest:
-    """The trainer's state of the test: the votes since the last test and the main steps after which it flipped."""
+    """The trainer's state of the test: the votes since the last test and the main steps after which it flipped;
+    also the outcome of the basin test (`weakpose.basin`), empty until it ran."""
 
     def __init__(self, device):
-        self.votes, self.flips = torch.zeros(2, device=device), []
+        self.votes, self.flips, self.basin = torch.zeros(2, device=device), [], {}
 
     def add(self, vote: torch.Tensor, main_step: int, model, opt, cfg, world: int = 1, verbose: bool = False) -> bool:
         """Accumulate one step's vote (2,); every ``cfg.mirror_test_every`` main steps run `mirror_test`."""
@@ -72,8 +73,14 @@ class MirrorTest:
         return flip
 
     def state(self) -> dict:
-        return {"mirror_votes": self.votes, "mirror_flips": list(self.flips)}
+        return {"mirror_votes": self.votes, "mirror_flips": list(self.flips), "basin_test": dict(self.basin)}
 
     def load(self, state: dict) -> None:
         self.votes = state.get("mirror_votes", self.votes).to(self.votes.device)
         self.flips = [int(s) for s in state.get("mirror_flips", [])]
+        self.basin = dict(state.get("basin_test", {}))
+
+    def summary(self, cfg) -> dict:
+        """What metrics.json records of the two tests: the flips of the mirror test, the basin test's outcome."""
+        return {**({"mirror_flips": self.flips} if cfg.mirror_test_every and cfg.mv else {}),
+                **({"basin_test": self.basin} if self.basin else {})}

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from weakpose import camera, checkpoints, losses, mirror, weak
+from weakpose import basin, camera, checkpoints, losses, mirror, weak
 from weakpose.progress import progress_bar
 from weakpose.camera import inside, sample_affines, transform_points, warp_images
 from weakpose.batches import Keyed, loader
@@ -78,8 +78,7 @@ class Run:
         self.fwd = self.model
         if self.world > 1:
             self.fwd = torch.nn.parallel.DistributedDataParallel(self.model, find_unused_parameters=True)
-        if cfg.compile:
-            self.fwd = torch.compile(self.fwd)
+        self.fwd = torch.compile(self.fwd) if cfg.compile else self.fwd
         self.autocast = cfg.bf16 and (self.device.type == "cuda" or (self.device.type == "cpu" and cfg.cpu_bf16))
         self.out.mkdir(parents=True, exist_ok=True)
         self.ckpt = self.out / "checkpoints" / "last.pt"
@@ -303,6 +302,10 @@ class Run:
                 it2 = self.loader_2d(self.step)
             if main and self.setsmv and it_mv is None:
                 it_mv = self.loader_mv(self.step - pretrain_steps(cfg))
+            if main and basin.due(self):  # `weakpose.basin`; the streams restart at the kept branch's step
+                buf, it2, it_mv = buf + basin.basin_test(self), None, None
+                bar.update(basin.steps(cfg)[1])
+                continue
             b2, bm = self.next_batches(it2, it_mv if main else None)
             terms = self.train_step(b2, bm, main)
             buf.append(torch.stack([terms[k].detach().float() for k in LOSS_NAMES]))
@@ -333,8 +336,7 @@ class Run:
         test = Eval3D(self.data[cfg.eval_on], split)
         df, summary = evaluate(self.model, test, self.bone_mm, self.device, cfg.input_size, cfg.eval_batch,
                                cfg.eval_max_samples, cfg.channels_last, pck=cfg.eval_on == "I")
-        summary = run_summary(cfg, split, self.step, summary,
-                              **({"mirror_flips": self.mirror.flips} if cfg.mirror_test_every and cfg.mv else {}))
+        summary = run_summary(cfg, split, self.step, summary, **self.mirror.summary(cfg))
         if self.rank == 0 and write:
             write_atomic(self.out / "per_sample.csv", df.to_csv(index=False))
             write_atomic(self.out / "metrics.json", json.dumps(summary, indent=1))
@@ -358,9 +360,7 @@ class Run:
 
 
 def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+    random.seed(seed), np.random.seed(seed), torch.manual_seed(seed)
 
 
 def shared_2d_checkpoint(cfg: TrainConfig, shared_root: str | os.PathLike, device: torch.device | None = None,
