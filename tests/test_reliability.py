@@ -211,12 +211,20 @@ def test_pickled_payload_is_refused_and_never_runs(data_root, reference, tmp_pat
     assert not marker.exists()
 
 
-def test_keep_checkpoints_changes_neither_run_ids_nor_resumability(data_root, reference, tmp_path, monkeypatch):
+def test_keep_checkpoints_and_data_root_change_neither_run_ids_nor_resumability(data_root, reference, tmp_path,
+                                                                                monkeypatch):
+    """Runtime fields: how many checkpoints are kept and where the data lives (``data_root`` set explicitly or
+    through $WEAKPOSE_DATA) are not what a run computes, so a row keeps its id and resumes across them."""
     assert make_config("smoke", keep_checkpoints=7).run_id() == make_config("smoke").run_id()
+    assert make_config("smoke", data_root=str(data_root)).run_id() == make_config("smoke").run_id()
     ref, _ = reference
     shutil.copytree(ref / "checkpoints", tmp_path / "run" / "checkpoints")
     monkeypatch.setenv("WEAKPOSE_DATA", str(data_root))
     cfg = make_config("smoke", **FORMULATIONS["ours"], **parse_overrides(OVERRIDES + ["keep_checkpoints=1"]))
+    run = Run(cfg, tmp_path / "run", device=torch.device("cpu"), verbose=False)
+    assert run.try_resume() and run.step == TOTAL
+    monkeypatch.delenv("WEAKPOSE_DATA")
+    cfg = make_config("smoke", **FORMULATIONS["ours"], **parse_overrides(OVERRIDES + [f"data_root={data_root}"]))
     run = Run(cfg, tmp_path / "run", device=torch.device("cpu"), verbose=False)
     assert run.try_resume() and run.step == TOTAL
 

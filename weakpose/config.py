@@ -113,8 +113,9 @@ class TrainConfig:
     num_workers: int = 4
     log_every: int = 50
     ckpt_every: int = 1000
-    keep_checkpoints: int = 3     # step-*.pt files kept besides last.pt (resume falls back to them); the one field
-                                  # that may change on resume and is not part of the run id (`RUNTIME_FIELDS`)
+    keep_checkpoints: int = 3     # step-*.pt files kept besides last.pt (resume falls back to them); with data_root
+                                  # the fields that may change on resume and are not part of the run id
+                                  # (`RUNTIME_FIELDS`: where the data lives is not what a run computes)
     cpu_threads: int = 0          # torch threads on the CPU (0 = leave as is); results depend on it in the last bits,
                                   # which long runs amplify: pin it to reproduce a CPU run on another machine
     eval_batch: int = 64
@@ -232,7 +233,7 @@ TERM_FIELDS: dict[str, str] = {
 LATER_FIELDS = ("mirror_test_every", "mirror_test_terms", "mirror_test_margin", "basin_test_at", "basin_test_steps",
                 "basin_test_batches")
 # Fields that never change what a run computes and may differ when it is resumed: not part of its run id.
-RUNTIME_FIELDS = ("keep_checkpoints",)
+RUNTIME_FIELDS = ("keep_checkpoints", "data_root")
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 
