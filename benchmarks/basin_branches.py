@@ -43,18 +43,15 @@ def branches(run_dir: Path, at: int, lengths: list[int], scratch: Path) -> list[
     checkpoints.load_states(path, state, run.model, run.opt)
     run.step, run.pseudo, run.pseudo_ready = state["step"], state["pseudo"], state["pseudo_ready"]
     run.grad_norm = state.get("grad_norm", run.grad_norm)
-    it2, it_mv = run.loader_2d(1_000_000), run.loader_mv(1_000_000)   # the batches `basin.basin_test` scores on
-    fixed = [run.next_batches(it2, it_mv) for _ in range(cfg.basin_test_batches)]
-    start, rows = basin._snapshot(run), []
+    fixed = basin.fixed_batches(run)   # the batches `basin.basin_test` scores on
+    start, rows = basin.snapshot(run), []
     for name in ("as is", "flipped"):
-        basin._restore(run, start)
+        basin.restore(run, start)
         if name == "flipped":
             mirror.flip_depth_sign(run.model, run.opt)
-        it2, it_mv = run.loader_2d(run.step), run.loader_mv(run.step - pretrain_steps(cfg))
         done = 0
         for length in [0, *lengths]:
-            for _ in range(length - done):
-                run.train_step(*run.next_batches(it2, it_mv), True)
+            basin.branch(run, length - done)   # the test's own branch, continued: the same batches
             done = length
             m = run.evaluate(write=False)
             rows.append({"run": f"{run_dir.parent.name}/{run_dir.name}", "seed": cfg.seed, "main_step": at,

@@ -24,9 +24,8 @@ WINDOWS = ((0, 35), (35, 140), (140, 280), (280, 420), (420, 560))
 
 
 def weak_objective(history: pd.DataFrame, cfg) -> pd.Series:
-    """Per logged step: `losses.weighted_total` of the history's terms with L_H and L_z set to zero."""
-    terms = {k: history[k] for k in losses.LOSS_NAMES[1:]}
-    return losses.weighted_total({**terms, "heatmap": 0.0, "depth": 0.0}, cfg)
+    """Per logged step: `losses.weak_total` of the history's terms."""
+    return losses.weak_total({k: history[k] for k in losses.LOSS_NAMES[1:]}, cfg)
 
 
 def run_row(run: Path, windows=WINDOWS) -> dict:

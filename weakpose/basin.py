@@ -25,8 +25,10 @@ import copy
 import torch
 
 from weakpose import losses, mirror
+from weakpose.config import pretrain_steps
 
 SCORE_STEP = 1_000_000_007  # the augmentation seed of the scoring batches (`Trainer.loss_terms`): never a training step
+SCORE_BATCH = 1_000_000     # the batch index the scoring batches start at: never reached by training
 
 
 def steps(cfg) -> tuple[int, int]:
@@ -37,19 +39,24 @@ def steps(cfg) -> tuple[int, int]:
 
 def due(trainer) -> bool:
     """True at the main step of the test in a run with multi-view losses (off while ``basin_test_at`` is 0)."""
-    from weakpose.config import pretrain_steps
     cfg = trainer.cfg
     return bool(cfg.basin_test_at and trainer.setsmv and cfg.loss_terms()["mc"]
                 and trainer.step == pretrain_steps(cfg) + steps(cfg)[0])
 
 
-def _snapshot(trainer) -> dict:
+def fixed_batches(trainer) -> list[tuple[dict, dict]]:
+    """The ``basin_test_batches`` (2D batch, multi-view batch) pairs `score` uses: the same in every call."""
+    it2, it_mv = trainer.loader_2d(SCORE_BATCH), trainer.loader_mv(SCORE_BATCH)
+    return [trainer.next_batches(it2, it_mv) for _ in range(trainer.cfg.basin_test_batches)]
+
+
+def snapshot(trainer) -> dict:
     return {"model": {k: v.detach().clone() for k, v in trainer.model.state_dict().items()},
             "opt": copy.deepcopy(trainer.opt.state_dict()), "grad_norm": trainer.grad_norm.clone(),
             "step": trainer.step}
 
 
-def _restore(trainer, snap: dict) -> None:
+def restore(trainer, snap: dict) -> None:
     trainer.model.load_state_dict(snap["model"])
     trainer.opt.load_state_dict(snap["opt"])
     trainer.grad_norm, trainer.step = snap["grad_norm"].clone(), snap["step"]
@@ -57,24 +64,22 @@ def _restore(trainer, snap: dict) -> None:
 
 def score(trainer, batches: list[tuple[dict, dict]]) -> float:
     """The weak objective of the network on ``batches`` (a list of (2D batch, multi-view batch) on the device):
-    `losses.weighted_total` with L_H and L_z set to zero, averaged over the batches; the network in eval mode
+    `losses.weak_total` (L_H and L_z left out), averaged over the batches; the network in eval mode
     (BatchNorm's running statistics, so the score changes nothing) and each batch augmented alike in every call."""
     was_training = trainer.model.training
     trainer.model.eval()
     total = 0.0
     with torch.no_grad():
         for i, (b2, bm) in enumerate(batches):
-            t = trainer.loss_terms(b2, bm, SCORE_STEP + i, True)
-            zero = torch.zeros_like(t["total"])
-            total += float(losses.weighted_total({**t, "heatmap": zero, "depth": zero}, trainer.cfg))
+            total += float(losses.weak_total(trainer.loss_terms(b2, bm, SCORE_STEP + i, True), trainer.cfg))
     trainer.model.train(was_training)
     return total / max(len(batches), 1)
 
 
-def _branch(trainer, steps: int) -> list[torch.Tensor]:
+def branch(trainer, steps: int) -> list[torch.Tensor]:
     """``steps`` main steps from the trainer's state, with fresh data streams at its step (so both branches see
-    the same batches); returns each step's loss terms stacked in `losses.LOSS_NAMES` order."""
-    from weakpose.config import pretrain_steps
+    the same batches, and two calls see what one call of their summed length does); returns each step's loss
+    terms stacked in `losses.LOSS_NAMES` order."""
     it2, it_mv = trainer.loader_2d(trainer.step), trainer.loader_mv(trainer.step - pretrain_steps(trainer.cfg))
     rows = []
     for _ in range(steps):
@@ -88,21 +93,19 @@ def basin_test(trainer) -> list[torch.Tensor]:
     """Run the test at the trainer's current step (see the module docstring). Leaves the trainer in the kept
     branch's state, one branch's length (`steps`) later, records the outcome in ``trainer.mirror.basin`` and returns
     the kept branch's loss-term rows for history.csv."""
-    cfg = trainer.cfg
-    it2, it_mv = trainer.loader_2d(1_000_000), trainer.loader_mv(1_000_000)
-    fixed = [trainer.next_batches(it2, it_mv) for _ in range(cfg.basin_test_batches)]
-    start = _snapshot(trainer)
-    main_step, n = steps(cfg)
-    rows_kept = _branch(trainer, n)
+    fixed = fixed_batches(trainer)
+    start = snapshot(trainer)
+    main_step, n = steps(trainer.cfg)
+    rows_kept = branch(trainer, n)
     s_kept = score(trainer, fixed)
-    kept = _snapshot(trainer)
-    _restore(trainer, start)
+    kept = snapshot(trainer)
+    restore(trainer, start)
     mirror.flip_depth_sign(trainer.model, trainer.opt)
-    rows_flip = _branch(trainer, n)
+    rows_flip = branch(trainer, n)
     s_flip = score(trainer, fixed)
     flipped = s_flip < s_kept
     if not flipped:
-        _restore(trainer, kept)
+        restore(trainer, kept)
     trainer.mirror.basin = {"main_step": main_step, "score_kept": s_kept, "score_flipped": s_flip,
                             "flipped": bool(flipped)}
     if trainer.verbose:

@@ -171,6 +171,12 @@ def weighted_total(terms: dict, cfg) -> torch.Tensor:
         + cfg.foreshortening_weight * terms["foreshortening"]
 
 
+def weak_total(terms: dict, cfg):
+    """`weighted_total` with L_H and L_z left out: the weak objective of eq. 7 (alpha L_MC + beta L_B and the
+    formulation's hinges) that the basin test compares and the diagnostics read back from history.csv."""
+    return weighted_total({**terms, "heatmap": 0.0, "depth": 0.0}, cfg)
+
+
 def masked_mean(values: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Mean of ``values`` over the entries where ``mask`` is True (all of them for None; 0 when none is)."""
     if mask is None:
