@@ -27,7 +27,7 @@ import torch
 
 from weakpose import basin, checkpoints, mirror
 from weakpose.config import config_from_dict, pretrain_steps
-from weakpose.tables import to_markdown
+from weakpose.tables import write_diagnostic
 from weakpose.trainer import Run
 
 
@@ -72,15 +72,12 @@ def main(argv=None) -> None:
     t0 = time.time()
     lengths = [int(x) for x in a.lengths.split(",") if x]
     df = pd.DataFrame([r for run in a.runs for r in branches(Path(run), a.at, lengths, Path(a.scratch))])
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out.with_suffix(".csv"), index=False)
-    out.write_text("# The basin test's two branches at a trained run's checkpoint\n\n"
-                   f"From `python benchmarks/basin_branches.py --out {a.out} --at {a.at} --lengths {a.lengths}"
-                   f"{''.join(' ' + r for r in a.runs)}` ({time.time() - t0:.0f} s). Score: the weak objective "
-                   "`basin.score` compares (lower is kept); MPJPE / P-MPJPE in mm on the run's test split "
-                   "(definitions in the script's docstring).\n\n" + to_markdown(df, 2))
-    print(out.read_text())
+    print(write_diagnostic(
+        df, a.out, "The basin test's two branches at a trained run's checkpoint",
+        f"python benchmarks/basin_branches.py --out {a.out} --at {a.at} --lengths {a.lengths}"
+        f"{''.join(' ' + r for r in a.runs)}",
+        f" ({time.time() - t0:.0f} s). Score: the weak objective `basin.score` compares (lower is kept); MPJPE / "
+        "P-MPJPE in mm on the run's test split (definitions in the script's docstring).", 2))
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ import torch
 from weakpose import losses, metrics, mirror, skeleton
 from weakpose.config import formulation_of
 from weakpose.runs import infer_test_rows
-from weakpose.tables import to_markdown
+from weakpose.tables import write_diagnostic
 
 
 def depth_stats(pose_mm: np.ndarray, gt3d: np.ndarray) -> dict[str, float]:
@@ -109,15 +109,10 @@ def main() -> None:
     torch.set_num_threads(1)
     runs = [Path(r) for r in a.runs] or default_runs(Path(a.results))
     df = pd.DataFrame([diagnose(r, a.n) for r in runs])
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out.with_suffix(".csv"), index=False)
-    out.write_text("# Depth diagnostics of the weak runs (synthetic H test rows)\n\n"
-                   f"From `python benchmarks/depth_diagnostics.py --out {a.out}{''.join(' ' + r for r in a.runs)}` "
-                   f"on the first {a.n} test rows of each "
-                   "run's evaluation split; definitions in the script's docstring.\n\n"
-                   + to_markdown(df, 2))
-    print(out.read_text())
+    print(write_diagnostic(
+        df, a.out, "Depth diagnostics of the weak runs (synthetic H test rows)",
+        f"python benchmarks/depth_diagnostics.py --out {a.out}{''.join(' ' + r for r in a.runs)}",
+        f" on the first {a.n} test rows of each run's evaluation split; definitions in the script's docstring.", 2))
 
 
 if __name__ == "__main__":

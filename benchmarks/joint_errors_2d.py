@@ -21,7 +21,7 @@ import torch
 from weakpose import skeleton
 from weakpose.config import formulation_of
 from weakpose.runs import infer_test_rows
-from weakpose.tables import to_markdown
+from weakpose.tables import write_diagnostic
 
 
 def joint_errors(uv: np.ndarray, gt2d: np.ndarray, vis: np.ndarray, input_size: int) -> np.ndarray:
@@ -64,13 +64,10 @@ def main() -> None:
     a = p.parse_args()
     torch.set_num_threads(1)
     df = pd.DataFrame([measure(Path(r), a.n) for r in a.runs])
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out.with_suffix(".csv"), index=False)
-    out.write_text("# 2D error per joint (px@256, synthetic test rows)\n\n"
-                   f"From `python benchmarks/joint_errors_2d.py --out {a.out} <runs>` on the first {a.n} test rows of "
-                   "each run's evaluation split; definitions in the script's docstring.\n\n" + to_markdown(df, 1))
-    print(out.read_text())
+    print(write_diagnostic(
+        df, a.out, "2D error per joint (px@256, synthetic test rows)",
+        f"python benchmarks/joint_errors_2d.py --out {a.out} <runs>",
+        f" on the first {a.n} test rows of each run's evaluation split; definitions in the script's docstring.", 1))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from weakpose.data.loaders import open_for
 from weakpose.evaluate import infer
 from weakpose.model import load_checkpoint
 from weakpose.runs import checkpoint_of
-from weakpose.tables import to_markdown
+from weakpose.tables import write_diagnostic
 
 CANDIDATES = ("net", "gt", "flat", "mirror", "-net")
 
@@ -94,14 +94,11 @@ def main() -> None:
     a = p.parse_args()
     torch.set_num_threads(1)
     df = pd.DataFrame([score_run(Path(r), a.groups) for r in a.runs])
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out.with_suffix(".csv"), index=False)
-    out.write_text("# The weak objective at a trained network's own 2D (H-twin training groups)\n\n"
-                   f"From `python benchmarks/objective_at_network.py --out {a.out}{''.join(' ' + r for r in a.runs)}`; median objective over "
-                   f"{a.groups} groups of 4 views per depth candidate, and the fraction of groups where one candidate "
-                   "scores lower than another (definitions in the script's docstring).\n\n" + to_markdown(df, 3))
-    print(out.read_text())
+    print(write_diagnostic(
+        df, a.out, "The weak objective at a trained network's own 2D (H-twin training groups)",
+        f"python benchmarks/objective_at_network.py --out {a.out}{''.join(' ' + r for r in a.runs)}",
+        f"; median objective over {a.groups} groups of 4 views per depth candidate, and the fraction of groups where "
+        "one candidate scores lower than another (definitions in the script's docstring).", 3))
 
 
 if __name__ == "__main__":

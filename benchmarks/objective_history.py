@@ -18,7 +18,7 @@ import pandas as pd
 
 from weakpose import losses
 from weakpose.config import config_from_dict, formulation_of
-from weakpose.tables import to_markdown
+from weakpose.tables import write_diagnostic
 
 WINDOWS = ((0, 35), (35, 140), (140, 280), (280, 420), (420, 560))
 
@@ -60,14 +60,11 @@ def main(argv=None) -> None:
     a = p.parse_args(argv)
     runs = [Path(r) for r in a.runs] or default_runs(Path(a.results))
     df = pd.DataFrame([run_row(r) for r in runs]).sort_values(["mv", "seed"])
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out.with_suffix(".csv"), index=False)
-    out.write_text("# The weak objective along training, by window of main steps\n\n"
-                   f"From `python benchmarks/objective_history.py --out {a.out}{''.join(' ' + str(r) for r in a.runs)}`:"
-                   " the mean over each window of the weak objective the run minimised (its history.csv, its own "
-                   "weights; L_H and L_z left out), and its final MPJPE / P-MPJPE in mm.\n\n" + to_markdown(df, 2))
-    print(out.read_text())
+    print(write_diagnostic(
+        df, a.out, "The weak objective along training, by window of main steps",
+        f"python benchmarks/objective_history.py --out {a.out}{''.join(' ' + str(r) for r in a.runs)}",
+        ": the mean over each window of the weak objective the run minimised (its history.csv, its own weights; "
+        "L_H and L_z left out), and its final MPJPE / P-MPJPE in mm.", 2))
 
 
 if __name__ == "__main__":

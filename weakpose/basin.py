@@ -26,6 +26,7 @@ import torch
 
 from weakpose import losses, mirror
 from weakpose.config import pretrain_steps
+from weakpose.history import loss_row
 
 SCORE_STEP = 1_000_000_007  # the augmentation seed of the scoring batches (`Trainer.loss_terms`): never a training step
 SCORE_BATCH = 1_000_000     # the batch index the scoring batches start at: never reached by training
@@ -79,13 +80,13 @@ def score(trainer, batches: list[tuple[dict, dict]]) -> float:
 def branch(trainer, steps: int) -> list[torch.Tensor]:
     """``steps`` main steps from the trainer's state, with fresh data streams at its step (so both branches see
     the same batches, and two calls see what one call of their summed length does); returns each step's loss
-    terms stacked in `losses.LOSS_NAMES` order."""
+    terms as history rows (`history.loss_row`)."""
     it2, it_mv = trainer.loader_2d(trainer.step), trainer.loader_mv(trainer.step - pretrain_steps(trainer.cfg))
     rows = []
     for _ in range(steps):
         b2, bm = trainer.next_batches(it2, it_mv)
         terms = trainer.train_step(b2, bm, True)
-        rows.append(torch.stack([terms[k].detach().float() for k in losses.LOSS_NAMES]))
+        rows.append(loss_row(terms))
     return rows
 
 

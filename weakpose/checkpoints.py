@@ -248,6 +248,13 @@ def restore_last(path: str | os.PathLike) -> Path | None:
 
 
 # ----------------------------------------------------------------------------------------------- RNG states
+def seed_everything(seed: int) -> None:
+    """Seed the python, numpy and torch global RNGs (what a run starts from; `rng_state` is what it saves)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
 def rng_state() -> dict:
     """The torch, numpy, python (and CUDA) global RNG states as tensors and plain types (weights_only-safe)."""
     _, keys, pos, has_gauss, cached = np.random.get_state()

@@ -7,9 +7,16 @@ import os
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from weakpose.config import TrainConfig, lr_at, pretrain_steps
 from weakpose.losses import LOSS_NAMES
+
+
+def loss_row(terms: dict[str, torch.Tensor]) -> torch.Tensor:
+    """One step's loss terms as a row of history.csv's loss columns (`LOSS_NAMES` order), detached fp32 on the
+    terms' device (no host sync: the trainer buffers rows and copies them to the host at logging steps)."""
+    return torch.stack([terms[k].detach().float() for k in LOSS_NAMES])
 
 
 def truncate_history(path: Path, step: int) -> None:

@@ -331,6 +331,19 @@ def to_markdown(df: pd.DataFrame, digits: int = 1) -> str:
     return "\n".join([head, sep, *body]) + "\n"
 
 
+def write_diagnostic(df: pd.DataFrame, out: str | os.PathLike, title: str, command: str, text: str,
+                     digits: int = 1) -> str:
+    """Write a benchmark's table as ``out`` (Markdown: "# title", then "From `command`" followed by ``text``,
+    then the table to ``digits`` decimals) and beside it as ``out`` with the suffix .csv (every digit); returns the
+    Markdown. Every diagnostic in results/ is written this way, so its first line says how to regenerate it."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out.with_suffix(".csv"), index=False)
+    md = f"# {title}\n\nFrom `{command}`{text}\n\n" + to_markdown(df, digits)
+    out.write_text(md)
+    return md
+
+
 def save_table(df: pd.DataFrame, stem: str | os.PathLike, digits: int = 1) -> tuple[Path, Path]:
     """Write ``<stem>.csv`` and ``<stem>.md``; returns both paths."""
     stem = Path(stem)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import random
 import time
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from weakpose.config import (FORMULATIONS, PROFILES, RUNTIME_FIELDS, TrainConfig
                              lr_at, pretrain_steps, resolve_device)
 from weakpose.data.loaders import Eval3D, Images2D, MultiView, open_dataset
 from weakpose.evaluate import evaluate, run_summary
-from weakpose.history import append_history, truncate_history, write_atomic
+from weakpose.history import append_history, loss_row, truncate_history, write_atomic
 from weakpose.losses import LOSS_NAMES
 from weakpose.model import PoseNet
 from weakpose.pseudo import SOURCES as PSEUDO_SOURCES, pseudo_labels
@@ -62,12 +61,12 @@ class Run:
         self.verbose = verbose and self.rank == 0
         if cfg.cpu_threads and self.device.type == "cpu":
             torch.set_num_threads(cfg.cpu_threads)  # measured: 1 vs 2 threads differ in the 7th digit of the metrics
-        _seed_everything(cfg.seed)
+        checkpoints.seed_everything(cfg.seed)
         self._open_data()
         self.model = PoseNet.from_config(cfg).to(self.device)
         if init_from is not None:
             self._init_from_2d(init_from)
-            _seed_everything(cfg.seed)  # the same run whether the shared model was trained just now or found
+            checkpoints.seed_everything(cfg.seed)  # the same run whether the shared model was trained just now or found
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
@@ -308,7 +307,7 @@ class Run:
                 continue
             b2, bm = self.next_batches(it2, it_mv if main else None)
             terms = self.train_step(b2, bm, main)
-            buf.append(torch.stack([terms[k].detach().float() for k in LOSS_NAMES]))
+            buf.append(loss_row(terms))
             bar.update(1)
             log_now = self.step % cfg.log_every == 0 or self.step == total
             ckpt_now = self.step % cfg.ckpt_every == 0 or self.step == total
@@ -357,10 +356,6 @@ class Run:
                 row = torch.where(sel, out["row"], torch.zeros_like(out["row"])).clamp_max(len(ok) - 1)
                 out["allow3d"] = out["allow3d"] | (sel & ok[row] & out["has_3d"])
         return out
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed), np.random.seed(seed), torch.manual_seed(seed)
 
 
 def shared_2d_checkpoint(cfg: TrainConfig, shared_root: str | os.PathLike, device: torch.device | None = None,
