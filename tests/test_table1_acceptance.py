@@ -106,7 +106,9 @@ def test_seed_checks_compare_each_seeds_ws_row_with_its_own_references_and_count
             line("FS H+M/H/-", 10, 100.0, 90, 70, 5), line("2d-only M/-/-", 10, 250, 220, 200, 10),
             line("WS M/-/H", 10, 150.0, 230, 130, 9),                        # P 130 > 120, N 230 > 220: fails
             line("2d-only M/-/-", 11, 250, 220, 200, 10), line("WS M/-/H", 11, 120.0, 100, 90, 8),
-            line("2d-only M/-/-", 12, 250, 220, 200, 10), line("WS M/-/H", 12, 120.0, 100, 130, 8)]  # no FS, P fails
+            line("2d-only M/-/-", 12, 250, 220, 200, 10), line("WS M/-/H", 12, 120.0, 100, 130, 8),  # no FS, P fails
+            line("FS H+M/H/-", 13, 100.0, 90, 125, 5), line("2d-only M/-/-", 13, 250, 220, 200, 10),
+            line("WS M/-/H", 13, 150.0, 140, 110, 9)]                        # passes, though FS's P 125 > 120
     out = ta.seed_checks(pd.DataFrame(rows)).set_index("seed")
     assert out.loc[0, "all"] == "PASS" and out.loc[0, "seeds"] == "development"
     assert out.loc[0, "P-MPJPE <= 0.6 x flat"] == "110.0 / 120.0 PASS"
@@ -114,5 +116,8 @@ def test_seed_checks_compare_each_seeds_ws_row_with_its_own_references_and_count
     assert out.loc[10, "N-MPJPE < flat's"].endswith("FAIL") and out.loc[10, "MPJPE <= 1.6 x FS"].endswith("PASS")
     assert out.loc[11, "all"] == "MISSING" and out.loc[11, "MPJPE <= 1.6 x FS"] == "-"
     assert out.loc[12, "all"] == "FAIL" and out.loc[12, "MPJPE <= 1.6 x FS"] == "-"   # a missing check rescues nothing
-    assert ta.pass_rate(out.reset_index(), "report") == "0 of 2"
+    ref = "FS against the P bound (reference)"     # FS's P 70 against 0.6 x 200: reported, never counted
+    assert out.loc[0, ref] == "70.0 / 120.0 in" and out.loc[11, ref] == "-"
+    assert out.loc[13, ref] == "125.0 / 120.0 OUT" and out.loc[13, "all"] == "PASS"
+    assert ta.pass_rate(out.reset_index(), "report") == "1 of 3"
     assert ta.pass_rate(out.reset_index(), "development") == "1 of 1"
