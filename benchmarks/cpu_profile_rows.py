@@ -45,18 +45,19 @@ def _row_of(cfg) -> str:
 def read_rows(root: Path) -> dict:
     """{(row, seed): {metrics..., "steps": main steps, "run": folder}} of ours (FS / 2D-only count for ours) under
     ``root/table1``, and {("shared 2D " + sources, seed): ...} of ``root/shared2d``."""
-    out = {}
+    out, sizes = {}, set()
     for m in sorted((root / "table1").glob("*/metrics.json")):
         cfg = config_from_dict(json.loads((m.parent / "config.json").read_text()))
         name = _row_of(cfg)
         if not name or cfg.sup3d_subjects or "ours" not in formulations_of(cfg):
             continue
+        sizes.add(cfg.input_size)
         met = json.loads(m.read_text())
         out[(name, cfg.seed)] = {**{k: met[k] for k in METRICS}, "steps": cfg.iterations, "run": m.parent.name}
     for m in sorted((root / "shared2d").glob("*/metrics.json")):
         cfg = config_from_dict(json.loads((m.parent / "config.json").read_text()))
-        if not cfg.warmup_2d_size:
-            continue  # the warm-up stage of a shared 2D model, not the model rows start from
+        if not cfg.warmup_2d_size or cfg.input_size not in sizes:
+            continue  # a warm-up stage (not the model rows start from), or a model for rows at another input size
         met = json.loads(m.read_text())
         out[(f"shared 2D {cfg.sup2d}", cfg.seed)] = {"mpjpe_2d_px256": met["mpjpe_2d_px256"], "steps": cfg.iterations,
                                                        "run": m.parent.name}
