@@ -80,7 +80,10 @@ def table(runs: list[tuple[str, str]], roots: list[str]) -> pd.DataFrame:
     for folder, schedule in runs:
         f = Path(folder)
         if not (f / "metrics.json").is_file():
-            lines.append({"run": folder, "schedule": schedule, "note": "not run"})
+            cfg = _read(f, "config.json") if (f / "config.json").is_file() else {}
+            lines.append({"run": folder, "formulation": formulation(cfg) if cfg else "-",
+                          "input px": cfg.get("input_size", 0), "main steps": cfg.get("iterations", 0),
+                          "schedule": schedule, "note": "training (no metrics.json yet)" if cfg else "not run"})
             continue
         cfg, m = _read(f, "config.json"), _read(f, "metrics.json")
         s = shared_model(cfg, roots) or {}

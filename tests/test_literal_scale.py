@@ -40,7 +40,7 @@ def test_a_row_is_set_beside_the_shared_model_of_its_own_configuration(tmp_path)
     assert df.loc["x", "flat mpjpe"] == 180.0 and df.loc["x", "2D model px@256"] == 6.0  # c, not a (96 px) or b (seed 1)
     assert (df.loc["x", "L_H start"], df.loc["x", "L_H end"]) == (2.0, 4.0)
     assert df.loc["x", "weak/L_H start"] == pytest.approx((10 * 0.1 + 100 * 0.01) / 2.0)
-    assert df.loc["y", "note"] == "not run"
+    assert df.loc["y", "note"] == "not run" and df.loc["y", "input px"] == 0
 
 
 def test_ours_is_told_apart_from_the_literal_formulation():

@@ -56,6 +56,7 @@ SEEDS_WS = (2, 10, 11, 12, 13, 14)
 SEEDS_FS = (10, 14)
 COMMITTED = ({(r, "ours", s) for r in ("FS H+M/H/-", "2d-only M/-/-", "WS M/-/H", "WS+R H+M/-/H") for s in (0, 1)}
              | {(r, "paper", s) for r in ("FS H+M/H/-", "2d-only M/-/-") for s in (0, 1)}
+             | {("WS+R H+M/-/H", "paper", 0)}   # the literal sanity row (benchmarks/literal_scale.py)
              | {("2d-only M/-/-", f, s) for f in ("ours", "paper") for s in SEEDS_WS}
              | {("WS M/-/H", "ours", s) for s in SEEDS_WS}
              | {("FS H+M/H/-", f, s) for f in ("ours", "paper") for s in SEEDS_FS})
