@@ -16,7 +16,9 @@ the first 25 main steps (eq. 7's balance at the switch to the weak losses, at th
 
     python benchmarks/literal_scale.py --out results/diagnostics/literal_scale.md
 
-Reads each run's config.json, metrics.json and history.csv (no checkpoint). The 256 px row is trained by
+Reads each run's config.json, metrics.json and history.csv (no checkpoint), as plain dicts rather than through
+`weakpose.config`: the 64 px row's archived config.json has fields (init_2d, oracle_2d_3d) that today's TrainConfig
+no longer reads. The 256 px row is trained by
 ``python -m weakpose.trainer --profile cpu --formulation paper --set sup2d=H+M mv=H known_R=true input_size=256
 --out results/scale/ws+r_2d-HM_3d-none_mv-H_cpu_s0_c7c620 --shared-root results/shared2d``.
 """

@@ -240,3 +240,16 @@ def test_results_notebook_with_no_results(tmp_path, monkeypatch):
     assert (tmp_path / "results" / "tables" / "table2.md").read_text().count("published") == 31
     assert (tmp_path / "results" / "figures" / "table1_3d.png").is_file()
     assert not (tmp_path / "results" / "figures" / "skeleton_viewer.html").exists()
+
+
+def test_table_writers(tmp_path):
+    """save_table: csv with every digit, Markdown to the asked decimals after an optional header; write_diagnostic:
+    the same files with a title and the command that regenerates them, returning the Markdown it wrote."""
+    df = pd.DataFrame({"row": ["a|b", "c"], "mpjpe": [1.23456, 20.0]})
+    csv, md = tables.save_table(df, tmp_path / "t")
+    assert md.read_text().splitlines() == ["| row | mpjpe |", "|---|---:|", "| a\\|b | 1.2 |", "| c | 20.0 |"]
+    assert pd.read_csv(csv)["mpjpe"].tolist() == [1.23456, 20.0]
+    text = tables.write_diagnostic(df, tmp_path / "d" / "diag.md", "Title", "python x.py", ": why.", digits=2)
+    assert text == (tmp_path / "d" / "diag.md").read_text()
+    assert text.startswith("# Title\n\nFrom `python x.py`: why.\n\n| row | mpjpe |") and "| 1.23 |" in text
+    assert pd.read_csv(tmp_path / "d" / "diag.csv")["mpjpe"].tolist() == [1.23456, 20.0]

@@ -336,20 +336,17 @@ def write_diagnostic(df: pd.DataFrame, out: str | os.PathLike, title: str, comma
     """Write a benchmark's table as ``out`` (Markdown: "# title", then "From `command`" followed by ``text``,
     then the table to ``digits`` decimals) and beside it as ``out`` with the suffix .csv (every digit); returns the
     Markdown. Every diagnostic in results/ is written this way, so its first line says how to regenerate it."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out.with_suffix(".csv"), index=False)
-    md = f"# {title}\n\nFrom `{command}`{text}\n\n" + to_markdown(df, digits)
-    out.write_text(md)
-    return md
+    _, md = save_table(df, out, digits, header=f"# {title}\n\nFrom `{command}`{text}\n\n")
+    return md.read_text()
 
 
-def save_table(df: pd.DataFrame, stem: str | os.PathLike, digits: int = 1) -> tuple[Path, Path]:
-    """Write ``<stem>.csv`` and ``<stem>.md``; returns both paths."""
+def save_table(df: pd.DataFrame, stem: str | os.PathLike, digits: int = 1, header: str = "") -> tuple[Path, Path]:
+    """Write ``<stem>.csv`` (every digit) and ``<stem>.md`` (``header``, then the table to ``digits`` decimals);
+    returns both paths."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(stem.with_suffix(".csv"), index=False)
-    stem.with_suffix(".md").write_text(to_markdown(df, digits))
+    stem.with_suffix(".md").write_text(header + to_markdown(df, digits))
     return stem.with_suffix(".csv"), stem.with_suffix(".md")
 
 
