@@ -243,7 +243,7 @@ def test_results_notebook_with_no_results(tmp_path, monkeypatch):
 
 
 def test_table_writers(tmp_path):
-    """save_table: csv with every digit, Markdown to the asked decimals after an optional header; write_diagnostic:
+    """save_table: csv with every digit, Markdown to the asked decimals; write_diagnostic:
     the same files with a title and the command that regenerates them, returning the Markdown it wrote."""
     df = pd.DataFrame({"row": ["a|b", "c"], "mpjpe": [1.23456, 20.0]})
     csv, md = tables.save_table(df, tmp_path / "t")
@@ -253,3 +253,5 @@ def test_table_writers(tmp_path):
     assert text == (tmp_path / "d" / "diag.md").read_text()
     assert text.startswith("# Title\n\nFrom `python x.py`: why.\n\n| row | mpjpe |") and "| 1.23 |" in text
     assert pd.read_csv(tmp_path / "d" / "diag.csv")["mpjpe"].tolist() == [1.23456, 20.0]
+    tables.write_diagnostic(df, tmp_path / "d" / "diag.txt", "T", "c", "")  # written where it is asked to be
+    assert (tmp_path / "d" / "diag.txt").read_text().startswith("# T\n")

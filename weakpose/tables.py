@@ -331,23 +331,29 @@ def to_markdown(df: pd.DataFrame, digits: int = 1) -> str:
     return "\n".join([head, sep, *body]) + "\n"
 
 
+def _write_table(df: pd.DataFrame, md_path: Path, digits: int, header: str = "") -> str:
+    """Write ``md_path`` (``header``, then the table to ``digits`` decimals) and beside it the csv (every digit);
+    returns the Markdown written."""
+    md_path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(md_path.with_suffix(".csv"), index=False)
+    md = header + to_markdown(df, digits)
+    md_path.write_text(md)
+    return md
+
+
 def write_diagnostic(df: pd.DataFrame, out: str | os.PathLike, title: str, command: str, text: str,
                      digits: int = 1) -> str:
     """Write a benchmark's table as ``out`` (Markdown: "# title", then "From `command`" followed by ``text``,
     then the table to ``digits`` decimals) and beside it as ``out`` with the suffix .csv (every digit); returns the
     Markdown. Every diagnostic in results/ is written this way, so its first line says how to regenerate it."""
-    _, md = save_table(df, out, digits, header=f"# {title}\n\nFrom `{command}`{text}\n\n")
-    return md.read_text()
+    return _write_table(df, Path(out), digits, header=f"# {title}\n\nFrom `{command}`{text}\n\n")
 
 
-def save_table(df: pd.DataFrame, stem: str | os.PathLike, digits: int = 1, header: str = "") -> tuple[Path, Path]:
-    """Write ``<stem>.csv`` (every digit) and ``<stem>.md`` (``header``, then the table to ``digits`` decimals);
-    returns both paths."""
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(stem.with_suffix(".csv"), index=False)
-    stem.with_suffix(".md").write_text(header + to_markdown(df, digits))
-    return stem.with_suffix(".csv"), stem.with_suffix(".md")
+def save_table(df: pd.DataFrame, stem: str | os.PathLike, digits: int = 1) -> tuple[Path, Path]:
+    """Write ``<stem>.csv`` (every digit) and ``<stem>.md`` (the table to ``digits`` decimals); returns both paths."""
+    md = Path(stem).with_suffix(".md")
+    _write_table(df, md, digits)
+    return md.with_suffix(".csv"), md
 
 
 def run_vs_paper(n: int, cfg: TrainConfig, metrics: dict) -> pd.DataFrame:
